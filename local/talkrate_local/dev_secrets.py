@@ -2,7 +2,8 @@
 parameters give the functions on AWS, made once into the data folder (`.local/`) and kept.
 
 - the organiser (admin) token, when ADMIN_TOKEN is not set: printed by `make run` so a newcomer
-  can use the organisers' routes straight away;
+  can use the organisers' routes straight away; one of fewer than 32 characters (ADMIN_TOKEN's
+  or the kept file's, edited by hand) stops the start, as the functions' cold start would;
 - the key voter tokens are signed with, when VOTER_TOKEN_KEY is not set (kept, so tokens handed
   out survive a restart);
 - the event code POST /voters asks for, from the template's VoterCode parameter (`--param
@@ -19,6 +20,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from talkrate.config import ADMIN_TOKEN_LEAST_CHARACTERS, SettingsError, usable_admin_token
+from talkrate_local.embedded import ServiceError
 
 ORGANISER_TOKEN_FILE = "organiser-token"  # noqa: S105 (a file name, not a token)  # nosec B105
 VOTER_KEY_FILE = "voter-token.key"
@@ -39,12 +43,28 @@ def dev_secrets(data_dir: Path, environ: Mapping[str, str], voter_code: str = ""
     if voter_code:
         environment["VOTER_CODE"] = voter_code
     organiser_token = None
-    if not environ.get("ADMIN_TOKEN"):
-        organiser_token = _kept(data_dir / ORGANISER_TOKEN_FILE)
+    if mine := environ.get("ADMIN_TOKEN"):
+        _usable(mine, "ADMIN_TOKEN", "set one of at least that many, or unset it to have one made")
+    else:
+        path = data_dir / ORGANISER_TOKEN_FILE
+        organiser_token = _kept(path)
+        _usable(organiser_token, str(path), "remove the file to have a new one made")
         environment["ADMIN_TOKEN"] = organiser_token
     if not environ.get("VOTER_TOKEN_KEY"):
         environment["VOTER_TOKEN_KEY"] = _kept(data_dir / VOTER_KEY_FILE)
     return DevSecrets(organiser_token, environment)
+
+
+def _usable(token: str, where: str, fix: str) -> None:
+    """Stop the start, as the functions would at their cold start, on an organiser token
+    shorter than the floor (naming where it is, never the token)."""
+    try:
+        usable_admin_token(token, where)
+    except SettingsError:
+        raise ServiceError(
+            f"{where} holds an organiser token shorter than {ADMIN_TOKEN_LEAST_CHARACTERS} "
+            f"characters: {fix}"
+        ) from None
 
 
 def parameter_defaults(environ: Mapping[str, str]) -> dict[str, str]:

@@ -895,7 +895,7 @@ def test_head_answers_like_get_without_a_body(api: Call) -> None:
 def test_the_authorizer_vouches_only_for_the_admin_token(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ADMIN_TOKEN", "s3cret-admin-token")
+    monkeypatch.setenv("ADMIN_TOKEN", "s3cret-admin-token-of-32-characters")
     wiring.reset()
     authorizer = load_function("authorizer")
 
@@ -906,10 +906,10 @@ def test_the_authorizer_vouches_only_for_the_admin_token(
             event["headers"]["authorization"] = header
         return authorizer(event, None)  # type: ignore[no-any-return]
 
-    vouched = decide("Bearer s3cret-admin-token")["context"]
+    vouched = decide("Bearer s3cret-admin-token-of-32-characters")["context"]
     assert {k: vouched[k] for k in ("admin", "reason")} == {"admin": True, "reason": "ok"}
     # who it was, for the audit line: a fingerprint, never the token
-    assert vouched["fingerprint"] == fingerprint("s3cret-admin-token")
+    assert vouched["fingerprint"] == fingerprint("s3cret-admin-token-of-32-characters")
     assert "s3cret" not in json.dumps(vouched)
     assert decide("Bearer guess")["context"]["reason"] == "invalid-token"
     assert decide(None)["context"]["reason"] == "missing-token"

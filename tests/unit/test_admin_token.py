@@ -127,6 +127,9 @@ def test_with_no_admin_token_configured_no_token_is_the_admin_s() -> None:
     assert verdict("Bearer anything", AdminToken(lambda: None))["admin"] is False
 
 
+ROTATED = "rotated-organiser-token-of-40-characters"
+
+
 def test_a_token_put_into_its_secret_with_a_line_end_is_the_token(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -142,15 +145,68 @@ def test_a_token_put_into_its_secret_with_a_line_end_is_the_token(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
         arn = boto3.client("secretsmanager").create_secret(
-            Name="talkrate/admin", SecretString="rotated-organiser-token\n"
+            Name="talkrate/admin", SecretString=ROTATED + "\n"
         )["ARN"]
         monkeypatch.setenv("ADMIN_TOKEN_SECRET_ARN", arn)
         parameters.clear_caches()
         wiring.reset()
         try:
             # Then the token is what the secret holds, without it
-            assert verdict("Bearer rotated-organiser-token")["admin"] is True
-            assert verdict("Bearer rotated-organiser-token\n")["admin"] is True
+            assert verdict(f"Bearer {ROTATED}")["admin"] is True
+            assert verdict(f"Bearer {ROTATED}\n")["admin"] is True
             assert verdict("Bearer rotated-organiser")["admin"] is False
         finally:
             wiring.reset()
+
+
+def test_a_secret_holding_a_short_token_is_refused_naming_its_variable_never_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an admin-token secret an operator set by hand to a short token (the stack's own
+    # are 48 characters)
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+
+    from talkrate import wiring
+    from talkrate.config import SettingsError
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        arn = boto3.client("secretsmanager").create_secret(
+            Name="talkrate/admin", SecretString="organiser\n"
+        )["ARN"]
+        monkeypatch.setenv("ADMIN_TOKEN_SECRET_ARN", arn)
+        parameters.clear_caches()
+        wiring.reset()
+        try:
+            # When the authorizer first reads it
+            with pytest.raises(SettingsError) as refused:
+                verdict("Bearer organiser")
+            # Then it is refused, naming the variable and the floor, not the token
+            said = str(refused.value)
+            assert "ADMIN_TOKEN_SECRET_ARN" in said, said
+            assert "32 characters" in said, said
+            assert "organiser" not in said.replace(arn, "")
+        finally:
+            wiring.reset()
+
+
+def test_a_token_rotated_to_a_short_one_leaves_the_one_read_before_in_use() -> None:
+    # Given a checker that read a usable token
+    from talkrate.config import usable_admin_token
+
+    stored, clock = Secret("a" * 48), Clock()
+    token = AdminToken(
+        lambda: usable_admin_token(stored(), "ADMIN_TOKEN_SECRET_ARN"),
+        reread_floor=30,
+        max_age=300,
+        clock=clock,
+    )
+    assert token.matches("a" * 48)
+    # When the secret is rotated to a short token, and read again
+    stored.value = "short"
+    clock.now += 301
+    # Then the short one is never the admin's, and the one before still is
+    assert not token.matches("short")
+    assert token.matches("a" * 48)

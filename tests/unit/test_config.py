@@ -13,6 +13,7 @@ import pytest
 from hypothesis.strategies import from_regex
 from moto import mock_aws
 
+from talkrate.config import Secret as ConfigSecret
 from talkrate.config import Settings, SettingsError, settings_from, voter_keys_of
 from talkrate.voters import SecretVoterTokens, VoterTokens
 
@@ -247,17 +248,20 @@ def test_a_value_talkrate_cannot_run_with_is_refused_naming_its_variable(
         Settings.model_validate({variable: value})
 
 
+TOKEN = "tok-9-of-thirty-two-characters!!"  # (the least an admin token may have)
+
+
 def test_settings_are_read_from_their_variables_and_cannot_be_changed() -> None:
     settings = Settings.model_validate(
-        {"RATINGS_PER_VOTER_PER_MINUTE": "12", "RATING_GRACE_HOURS": "1.5", "ADMIN_TOKEN": "tok-9"}
+        {"RATINGS_PER_VOTER_PER_MINUTE": "12", "RATING_GRACE_HOURS": "1.5", "ADMIN_TOKEN": TOKEN}
     )
     assert settings.ratings_per_voter_per_minute == 12
     assert settings.rating_grace_hours == 1.5
     assert settings.ratings_topic == "ratings"  # unset: the default
     assert settings.admin_token is not None
-    assert settings.admin_token.get_secret_value() == "tok-9"
-    assert "tok-9" not in repr(settings)
-    assert "tok-9" not in str(settings.admin_token)
+    assert settings.admin_token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings.admin_token)
     with pytest.raises(AttributeError):
         settings.stage = "prod"  # type: ignore[misc]
 
@@ -429,3 +433,26 @@ def test_a_voter_token_secret_that_starts_as_json_must_be_an_object(text: str) -
     with pytest.raises(ValueError, match="JSON") as refused:
         voter_keys_of(text)
     assert "s3cret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "token", ["abc", "a-token-of-thirty-one-characters"[:31], " " + "x" * 31 + "\n"]
+)
+def test_an_admin_token_shorter_than_32_characters_is_refused_naming_its_variable_only(
+    token: str,
+) -> None:
+    # Given an ADMIN_TOKEN set by hand, shorter than the floor (the stack makes 48 characters;
+    # what is around it, a file's line end, is no part of it)
+    # When the settings are read (at cold start)
+    with pytest.raises(SettingsError) as refused:
+        Settings.model_validate({"ADMIN_TOKEN": token})
+    # Then they are refused, naming the variable and the floor, never the value
+    said = str(refused.value)
+    assert "ADMIN_TOKEN" in said, said
+    assert "32 characters" in said, said
+    assert token.strip() not in said
+
+
+def test_an_admin_token_of_32_characters_is_taken() -> None:
+    settings = Settings.model_validate({"ADMIN_TOKEN": "x" * 32})
+    assert settings.admin_token == ConfigSecret("x" * 32)

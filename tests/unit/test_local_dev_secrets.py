@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from talkrate_local.dev_secrets import dev_secrets, parameter_defaults
+from talkrate_local.embedded import ServiceError
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +26,7 @@ def test_the_organiser_token_and_voter_key_are_made_once_and_kept(tmp_path: Path
 
 
 def test_the_caller_s_own_token_and_key_win_and_nothing_is_printed(tmp_path: Path) -> None:
-    mine = dev_secrets(tmp_path, {"ADMIN_TOKEN": "mine", "VOTER_TOKEN_KEY": "my-key"})
+    mine = dev_secrets(tmp_path, {"ADMIN_TOKEN": "mine" * 8, "VOTER_TOKEN_KEY": "my-key"})
     assert mine.organiser_token is None
     assert mine.environment == {}
     assert not any(tmp_path.iterdir())
@@ -47,3 +48,31 @@ def test_the_venue_s_time_zone_is_taken_from_the_environment_when_set() -> None:
     assert parameter_defaults({"EVENT_TIME_ZONE": "Europe/Berlin"})["EventTimeZone"] == (
         "Europe/Berlin"
     )
+
+
+def test_a_short_organiser_token_of_the_caller_s_stops_the_start_naming_its_variable(
+    tmp_path: Path,
+) -> None:
+    # Given ADMIN_TOKEN set by hand to fewer than 32 characters
+    # When the dev stack makes its secrets
+    with pytest.raises(ServiceError) as refused:
+        dev_secrets(tmp_path, {"ADMIN_TOKEN": "mine"})
+    # Then the start stops, naming the variable and the floor, never the value
+    said = str(refused.value)
+    assert "ADMIN_TOKEN" in said, said
+    assert "32 characters" in said, said
+    assert "mine" not in said
+
+
+def test_a_short_organiser_token_kept_in_the_data_folder_stops_the_start_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    # Given a kept organiser token edited by hand to a short one
+    (tmp_path / "organiser-token").write_text("short\n")
+    with pytest.raises(ServiceError) as refused:
+        dev_secrets(tmp_path, {})
+    said = str(refused.value)
+    assert "organiser-token" in said, said
+    assert "32 characters" in said, said
+    assert "remove" in said, said
+    assert "short" not in said.replace(str(tmp_path), "").replace("shorter", "")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from talkrate.config import load_settings, read_secret_text
+from talkrate.config import load_settings, read_secret_text, usable_admin_token
 
 REREAD_FLOOR_SECONDS = 30.0
 MAX_AGE_SECONDS = 300.0
@@ -159,10 +159,13 @@ def _equal(presented: str, token: str) -> bool:
 def _configured_token() -> str | None:
     """The admin token as configured now, without the spaces and line ends around it: a token
     put into the secret from a file or `echo` ends with a line end, which no presented token
-    (read without them) could ever match."""
+    (read without them) could ever match. A secret holding one shorter than the floor raises
+    SettingsError (at the first read: the authorizer fails, and its alarm says so; at a read
+    again: the token read before is kept), as ADMIN_TOKEN does at cold start."""
     settings = load_settings()
     if settings.admin_token_secret_arn:
-        return read_secret_text(settings.admin_token_secret_arn, fresh=True).strip()
+        text = read_secret_text(settings.admin_token_secret_arn, fresh=True)
+        return usable_admin_token(text, "ADMIN_TOKEN_SECRET_ARN")
     return settings.admin_token.get_secret_value().strip() if settings.admin_token else None
 
 

@@ -106,6 +106,11 @@ _NUMBERS = {
     "live_api_key_expires": _Number(int, least=0),
 }
 VOTING_POLICIES = ("open", "attendee")
+# The fewest characters an admin (organiser) token may have: 32 of the URL-safe alphabet the
+# local runtime's and `secrets.token_urlsafe(24)`'s are made of carry 192 bits, beyond any
+# guessing through the API's rate limits; the stack generates 48, `make run` 43. A token set by
+# hand shorter than this ("admin", a word) is refused at cold start rather than guarded by.
+ADMIN_TOKEN_LEAST_CHARACTERS = 32
 
 
 class Settings:
@@ -209,6 +214,8 @@ class Settings:
                 text = _text(name, value)
                 if name == "voter_code" and text == NO_EVENT_CODE:
                     continue
+                if name == "admin_token":
+                    usable_admin_token(text, "ADMIN_TOKEN")
                 if text or name not in _BLANK_IS_UNSET:
                     read[name] = Secret(text)
         for name, number in _NUMBERS.items():
@@ -288,6 +295,20 @@ def _number(name: str, value: Any, number: _Number) -> float:
     if number.most is not None and not parsed <= number.most:
         raise SettingsError(f"{variable} must be at most {number.most:g}")
     return parsed
+
+
+def usable_admin_token(text: str, variable: str) -> str:
+    """The admin token `text` holds, without the spaces and line ends around it (a token put
+    from a file or `echo` ends with one, which no presented token has); SettingsError naming
+    `variable`, never the value, when it is shorter than ADMIN_TOKEN_LEAST_CHARACTERS."""
+    token = text.strip()
+    if len(token) < ADMIN_TOKEN_LEAST_CHARACTERS:
+        raise SettingsError(
+            f"{variable} holds an admin token shorter than {ADMIN_TOKEN_LEAST_CHARACTERS} "
+            "characters: set one of at least that many (`python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(36))'` makes 48)"
+        )
+    return token
 
 
 def read_secret_text(arn: str, fresh: bool = False) -> str:
