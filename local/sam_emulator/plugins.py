@@ -99,6 +99,10 @@ class Services:
     # URL prefixes the HTTP API serves from folders before its routes (a web app), each printed
     # with its URL once the emulator runs.
     sites: tuple[StaticSite, ...] = ()
+    # Headers set on every answer of the HTTP API, its sites' and the gateway's own included,
+    # over any of the same name (a CDN's response headers policy in front of it, as
+    # CloudFront's with Override); the docs page keeps its own.
+    response_headers: tuple[tuple[str, str], ...] = ()
 
 
 class DevStack(Protocol):

@@ -40,7 +40,7 @@ from talkrate_local.embedded import EmbeddedPostgres, KeptBroker
 from talkrate_local.kept_drain import drain_kept_broker
 from talkrate_local.live import live_config
 from talkrate_local.watchdog import Watchdog
-from talkrate_local.web_app import event_time_zone, page_config, web_app_site
+from talkrate_local.web_app import SECURITY_HEADERS, event_time_zone, page_config, web_app_site
 from talkrate_local.web_assets import SOURCE_VARIABLE
 
 DATA_DIR_NAME: Final = ".local"
@@ -261,6 +261,7 @@ class TalkrateStack:
                 ),
                 *_for_operations(backends),
             ),
+            response_headers=SECURITY_HEADERS,  # CloudFront's, on AWS, before every answer
             sites=(
                 web_app_site(
                     template.directory,

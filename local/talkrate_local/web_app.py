@@ -20,13 +20,16 @@ from talkrate_local.web_assets import WORKER, entry_files, served, service_worke
 
 APP_PREFIX: Final = "/app"
 WEB_DIR: Final = "web"
-# What CloudFront's response headers policy sends on AWS, so the pages meet the same rules here:
-# no inline script or style, nothing from another origin but the live channel's WebSocket.
+# What CloudFront's response headers policy (the template's WebSecurityHeaders) sends on AWS
+# with every answer, the API's and the web app's, so both meet the same rules here: no inline
+# script or style, nothing from another origin but the live channel's WebSocket (any, locally:
+# its port is the runtime's), no sniffing, no framing. Not HSTS nor upgrade-insecure-requests:
+# the runtime speaks plain HTTP (a browser ignores HSTS over it).
 SECURITY_HEADERS: Final = (
     (
         "content-security-policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
+        "font-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
         "form-action 'self'; object-src 'none'",
     ),
     ("x-content-type-options", "nosniff"),

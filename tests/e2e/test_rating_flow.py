@@ -297,3 +297,27 @@ def test_ratings_without_stats_when_stats_function_is_unreachable(
     assert answer.status == 200, answer.body
     assert set(answer.json["ratings"]) == {"1", "2", "3", "4", "5"}
     assert "stats" not in answer.json
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/", None),  # a route's answer
+        ("POST", "/ratings", "{not json"),  # a problem
+        ("GET", "/no/such/route", None),  # the gateway's own 404
+        ("GET", "/app/", None),  # the web app
+        ("GET", "/app/config.json", None),
+    ],
+)
+def test_every_answer_carries_the_security_headers_the_deployed_edge_adds(
+    runtime: Runtime, method: str, path: str, body: str | None
+) -> None:
+    # Given the headers CloudFront's response headers policy adds to every answer on AWS
+    from talkrate_local.web_app import SECURITY_HEADERS
+
+    # When the local runtime answers a route, a problem, its own 404 or the web app
+    answer = runtime.request(method, path, body)
+    # Then the answer carries each, once, as the deployed edge sends it
+    assert answer.headers["x-content-type-options"] == "nosniff", answer.headers
+    for name, value in SECURITY_HEADERS:
+        assert answer.headers.get(name) == value, (name, answer.headers)

@@ -209,3 +209,39 @@ def test_talkrate_web_source_serves_the_files_as_written() -> None:
     assert header(answer.headers, "etag") == (
         '"' + hashlib.sha256(answer.body).hexdigest()[:32] + '"'
     )
+
+
+def test_the_local_security_headers_are_those_cloudfront_adds_on_aws_but_https_s_own() -> None:
+    # Given the security headers the template's response headers policy sets on every answer
+    from sam_emulator.template.cfn_yaml import load_yaml_file
+    from talkrate_local.web_app import SECURITY_HEADERS
+    from tests.builders import ROOT
+
+    template = load_yaml_file(ROOT / "template.yaml")
+    [policy] = [
+        r["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"
+    ]
+    header_of = {
+        "ContentSecurityPolicy": "content-security-policy",
+        "ContentTypeOptions": "x-content-type-options",
+        "FrameOptions": "x-frame-options",
+        "ReferrerPolicy": "referrer-policy",
+        "StrictTransportSecurity": "strict-transport-security",
+        "XSSProtection": "x-xss-protection",
+    }
+    deployed = {header_of[name] for name in policy}
+    local = dict(SECURITY_HEADERS)
+    # Then the local runtime sends each, but HSTS (a browser ignores it over plain HTTP)
+    assert deployed - set(local) == {"strict-transport-security"}
+    assert local["x-content-type-options"] == "nosniff"
+    assert local["x-frame-options"] == policy["FrameOptions"]["FrameOption"]
+    assert local["referrer-policy"] == policy["ReferrerPolicy"]["ReferrerPolicy"]
+    # And the same directives of the CSP but the live channel's host (any WebSocket locally)
+    # and the upgrade to HTTPS (none locally)
+    deployed_csp = policy["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    directives = {d.split()[0] for d in deployed_csp.split(";") if d.strip()}
+    local_directives = {d.split()[0] for d in local["content-security-policy"].split(";")}
+    assert directives - local_directives == {"upgrade-insecure-requests"}
+    assert local_directives <= directives

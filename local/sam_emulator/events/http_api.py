@@ -93,6 +93,7 @@ class GatewayServer(BackgroundServer):
         self.cors = cors
         self.docs = docs
         self.sites = tuple(sites)
+        self.response_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def docs_route(self) -> Route | None:
@@ -119,6 +120,7 @@ class _GatewayHandler(BoundedHandler):
     server: GatewayServer
     max_body_bytes = MAX_REQUEST_BYTES
     server_version = "sam-emulator"
+    _docs_page = False  # this request's answer is the docs page's (its own headers)
 
     def do_GET(self) -> None:
         self._handle()
@@ -143,6 +145,7 @@ class _GatewayHandler(BoundedHandler):
     def _answer(self) -> None:
         started = time.perf_counter()
         request_id = new_request_id()
+        self._docs_page = False
         cors = self.server.cors
         request_headers = {name.lower(): value for name, value in self.headers.items()}
         preflight = False
@@ -162,6 +165,8 @@ class _GatewayHandler(BoundedHandler):
             response, close = json_response(400, {"message": "Bad Request"}), True
         if cors is not None and not preflight:
             response = with_cors(response, cors, request_headers)
+        if self.server.response_headers and not self._docs_page:
+            response = _with_headers(response, self.server.response_headers)
         headers = [*response.headers, ("apigw-requestid", request_id)]
         self.send_bytes(response.status, headers, response.body, close=close)
         elapsed = (time.perf_counter() - started) * 1000
@@ -182,6 +187,7 @@ class _GatewayHandler(BoundedHandler):
         match = self.server.routes.match(self.command, raw_path)
         docs = self.server.docs
         if docs is not None and docs.owns(raw_path) and not self.server.names_docs(match):
+            self._docs_page = True  # its own headers (a CSP for the docs viewer)
             return docs.respond(self.command, raw_path)
         if match is None:
             return NOT_FOUND
@@ -253,6 +259,13 @@ class _GatewayHandler(BoundedHandler):
         return None
 
 
+def _with_headers(response: HttpResponse, headers: Sequence[tuple[str, str]]) -> HttpResponse:
+    """The response with `headers` set, over any of the same name."""
+    names = {name.lower() for name, _ in headers}
+    kept = [(name, value) for name, value in response.headers if name.lower() not in names]
+    return HttpResponse(response.status, [*kept, *headers], response.body)
+
+
 def _failed(result: Invocation) -> HttpResponse:
     """What the gateway answers for an invocation that failed: 500, or 503 when the runtime's
     stop refused or ended it (the request may be tried again once it runs again), in API
@@ -289,6 +302,7 @@ class HttpApi:
     def start(self, services: Services) -> None:
         """Serve requests, with the dev stack's static sites (a web app) beside the routes."""
         self.server.sites = tuple(services.sites)
+        self.server.response_headers = tuple(services.response_headers)
         self.server.start("gateway")
 
     def stop(self) -> None:
