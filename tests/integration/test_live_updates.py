@@ -441,6 +441,7 @@ class HeldChannel:
         released = threading.Event()
         self._held, self._released = held, released
         self.publishes_held = 0  # publishes that came while held (and were dropped)
+        self.answer_after = 0.0  # seconds each forwarded publish is answered after (`slow`)
         channel = self
 
         class Forward(BaseHTTPRequestHandler):
@@ -453,6 +454,7 @@ class HeldChannel:
                     released.wait(30)
                     self.close_connection = True  # (dropped: no answer)
                     return
+                time.sleep(channel.answer_after)
                 names = ("Content-Type", "x-api-key", "Host")
                 headers = {n: self.headers[n] for n in names if self.headers[n] is not None}
                 forwarded = urllib.request.Request(target, body, headers, method="POST")
@@ -590,3 +592,45 @@ def test_an_organiser_s_change_the_channel_took_late_is_counted_as_sent_late_not
     # And the count was taken once: the next request has none
     assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 200
     assert metric_values(capsys.readouterr().out, "CatalogChangesSentLate") == []
+
+
+def test_a_change_the_channel_takes_after_the_write_s_bound_is_slow_not_failed(
+    configure: Callable[..., None],
+    api: Call,
+    live: LiveChannelEmulator,
+    new_talk_id: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an API whose live channel takes every publish, each 0.8 s after it was sent: past
+    # the write's 0.5 s bound, within the publish's own timeout (2 s)
+    channel = HeldChannel(live.publish_url)
+    channel.answer_after = 0.8
+    configure(
+        LIVE_PUBLISH_URL=channel.publish_url,
+        LIVE_API_KEY=live.api_key,
+        LIVE_PUBLISH_TIMEOUT_SECONDS="2",
+    )
+    from talkrate import wiring
+
+    try:
+        # When an organiser adds a talk
+        capsys.readouterr()
+        added = api("POST", "/talks", {"id": new_talk_id, "title": "Slow"}, authorizer=ADMIN)
+        assert added["statusCode"] == 201
+        write = capsys.readouterr().out
+        # ...and the channel takes it, late
+        announcer = wiring.live_announcer()
+        assert announcer is not None
+        ends = time.monotonic() + 20
+        while announcer.unsent_changes() and time.monotonic() < ends:
+            time.sleep(0.01)
+        assert announcer.unsent_changes() == 0, "the change was not taken within 20 s"
+        assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 200
+        after = capsys.readouterr().out
+    finally:
+        channel.close()
+    # Then nothing counts as failed, neither at the write nor after it: the channel lost nothing
+    assert sum(metric_values(write + after, "LiveUpdatesFailed")) == 0
+    # And the change counts as sent late: a slow channel, told apart from a losing one
+    assert metric_values(after, "CatalogChangesSentLate") == [1]
+    assert metric_values(after, "CatalogChangesGivenUp") == []

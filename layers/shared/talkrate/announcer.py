@@ -46,12 +46,16 @@ CHANGE_DEADLINE_SECONDS = 0.5
 
 
 class AnnouncementResult(NamedTuple):
-    """How the announcement of one batch went: requests published, failed, left undone."""
+    """How the announcement of one batch went: requests published, failed, left undone (lost
+    to the pages: counted in LiveUpdatesFailed); and, of an organiser's change, those kept to
+    be sent again (`kept`: failed, on their way at the bound, or not sent), which are not lost
+    and are counted as they settle (talkrate.unsent_changes's tally)."""
 
     published: int
     failed: int
     abandoned: int
     seconds: float
+    kept: int = 0
 
 
 class Announcer:
@@ -145,14 +149,17 @@ class Announcer:
         change = self._unsent.keep(talk_id, change_place(message), requests, since=started)
         if started < self._paused_until:  # the channel hung a moment ago: kept, not waited for
             self._unsent.send_later(change)
-            return AnnouncementResult(0, 0, len(requests), 0.0)
+            return AnnouncementResult(0, 0, 0, 0.0, kept=len(requests))
         self._unsent.sending(change, len(requests))
 
-        def settled(request: Publication, taken: bool) -> None:
-            self._unsent.settled(change, request, taken)
+        def settled(request: Publication, taken: bool, sent: bool) -> None:
+            self._unsent.settled(change, request, taken, sent)
 
         deadline = min(self._deadline, CHANGE_DEADLINE_SECONDS)
-        return self._publish(requests, started, deadline, settled=settled)
+        result = self._publish(requests, started, deadline, settled=settled)
+        # Not lost: kept, and each publication that failed counted as it settles (by the bound
+        # or after it), where one merely slower than the bound counted as failed.
+        return result._replace(failed=0, abandoned=0, kept=result.failed + result.abandoned)
 
     def announce_unavailable(self, talk_ids: Sequence[str]) -> AnnouncementResult:
         """Say on the leaderboard's channel and the talks' that the counts cannot be read just
@@ -197,12 +204,12 @@ class Announcer:
         started: float,
         deadline: float,
         published: Callable[[Publication], None] | None = None,
-        settled: Callable[[Publication, bool], None] | None = None,
+        settled: Callable[[Publication, bool, bool], None] | None = None,
     ) -> AnnouncementResult:
         """Send the requests at once and wait for them until `deadline` seconds after
         `started`; what is still on its way then is left to its own timeout. `published`, if
         given, hears each request that succeeded by then; `settled` each request's outcome
-        (taken or not), whenever it comes: by then, later, or never sent."""
+        (taken or not, and sent or not), whenever it comes: by then, later, or never sent."""
         futures = [
             self._pool.submit(self._channel.publish, request.channel, request.events)
             for request in requests
@@ -242,13 +249,14 @@ class Announcer:
 
 
 def _settling(
-    settled: Callable[[Publication, bool], None], request: Publication
+    settled: Callable[[Publication, bool, bool], None], request: Publication
 ) -> Callable[[Future[None]], None]:
-    """A future's callback telling `settled` whether its request was taken (a cancelled one:
-    never sent, not taken)."""
+    """A future's callback telling `settled` whether its request was taken, and whether it was
+    sent (a cancelled one: never sent, not taken)."""
 
     def done(future: Future[None]) -> None:
-        settled(request, not future.cancelled() and future.exception() is None)
+        sent = not future.cancelled()
+        settled(request, sent and future.exception() is None, sent)
 
     return done
 
@@ -269,13 +277,15 @@ def announce_on_live_channel(what: str, act: Callable[[Announcer], AnnouncementR
         logger.exception(f"{what} not announced")
         metrics.add_metric(name="LiveUpdatesFailed", unit="Count", value=1)
         return
-    # LiveUpdatesFailedAlarm watches LiveUpdatesFailed.
+    # LiveUpdatesFailedAlarm watches LiveUpdatesFailed: messages lost to the pages (the
+    # projector's), or refused or timed out (an organiser's change's, counted as they settle).
     logger.info(
         f"{what} announced",
         extra={
             "published": result.published,
             "failed": result.failed,
             "abandoned": result.abandoned,
+            "kept": result.kept,
             "ms": round(result.seconds * 1000, 1),
         },
     )
@@ -292,8 +302,10 @@ def count_unsent_changes() -> None:
 
     The announcer's thread counts them under its lock and never touches Metrics, whose state is
     shared by every instance and flushed by the request's thread: counted here, on that thread,
-    they leave in the request's own EMF record (LiveUpdatesFailed beside them tells the writes
-    that did not see their push taken within the bound)."""
+    they leave in the request's own EMF record, with the publications of kept changes the
+    channel refused or did not answer in time (`LiveUpdatesFailed`, the write's own and the
+    thread's tries): a slow channel shows as sent late with no failure, a losing one as
+    failures (and, after UNSENT_SECONDS, changes given up)."""
     from talkrate import wiring  # (loaded with the API; this module is not, until a write)
 
     if not wiring.live_announcer.cache_info().currsize:
@@ -306,3 +318,5 @@ def count_unsent_changes() -> None:
         metrics.add_metric(name="CatalogChangesSentLate", unit="Count", value=tally.sent_late)
     if tally.given_up:
         metrics.add_metric(name="CatalogChangesGivenUp", unit="Count", value=tally.given_up)
+    if tally.failed:
+        metrics.add_metric(name="LiveUpdatesFailed", unit="Count", value=tally.failed)

@@ -50,10 +50,14 @@ def change_place(message: dict[str, Any]) -> float:
 
 class UnsentTally(NamedTuple):
     """What became of the kept changes since the last look: taken by the channel after the
-    write's bound (`sent_late`), or dropped unsent (`given_up`: too many, or kept too long)."""
+    write's bound (`sent_late`), or dropped unsent (`given_up`: too many, or kept too long);
+    and their publications the channel refused or did not answer in time (`failed`: the
+    write's own, whenever they ended, and each of the thread's tries). A publication merely
+    still on its way at the bound is no failure: a slow channel shows as `sent_late` alone."""
 
     sent_late: int
     given_up: int
+    failed: int = 0
 
 
 @dataclass
@@ -95,6 +99,7 @@ class UnsentChanges:
         self._late_after = late_after
         self._sent_late = 0
         self._given_up = 0
+        self._failed = 0
         self._wait = first_wait
         self._next_try = 0.0  # no sooner than this (monotonic): the channel failed just before
         self._changes: dict[str, UnsentChange] = {}  # talk id -> its change, the oldest first
@@ -135,14 +140,18 @@ class UnsentChanges:
         with self._lock:
             change.sending += count
 
-    def settled(self, change: UnsentChange, request: Publication, taken: bool) -> None:
-        """A publication of the change on its way was taken by the channel, or not (failed,
-        timed out, or left unsent): not taken, the thread sends it."""
+    def settled(
+        self, change: UnsentChange, request: Publication, taken: bool, sent: bool = True
+    ) -> None:
+        """A publication of the change on its way was taken by the channel, or not (failed or
+        timed out, counted as failed; or, `sent` False, left unsent): not taken, the thread
+        sends it."""
         with self._lock:
             change.sending -= 1
             if taken:
                 self._taken(change, request)
             else:
+                self._failed += sent
                 change.tried = True
                 self._start()
                 self._lock.notify_all()
@@ -155,10 +164,11 @@ class UnsentChanges:
             self._lock.notify_all()
 
     def take_tally(self) -> UnsentTally:
-        """The changes sent late and given up since the last call (counted from then on anew)."""
+        """The changes sent late and given up, and their publications that failed, since the
+        last call (counted from then on anew)."""
         with self._lock:
-            tally = UnsentTally(self._sent_late, self._given_up)
-            self._sent_late = self._given_up = 0
+            tally = UnsentTally(self._sent_late, self._given_up, self._failed)
+            self._sent_late = self._given_up = self._failed = 0
             return tally
 
     def count(self) -> int:
@@ -245,6 +255,7 @@ class UnsentChanges:
                 self._wait = self._first_wait
                 self._next_try = 0.0
             else:
+                self._failed += 1  # (the round's first: the others were not sent)
                 self._next_try = time.monotonic() + self._wait
                 self._wait = min(self._wait * 2, self._most_wait)
             left = len(self._changes)
