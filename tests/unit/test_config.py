@@ -456,3 +456,14 @@ def test_an_admin_token_shorter_than_32_characters_is_refused_naming_its_variabl
 def test_an_admin_token_of_32_characters_is_taken() -> None:
     settings = Settings.model_validate({"ADMIN_TOKEN": "x" * 32})
     assert settings.admin_token == ConfigSecret("x" * 32)
+
+
+def test_how_long_a_change_is_kept_unsent_is_a_setting_with_a_floor() -> None:
+    # Given the bound after which the API gives up a change the live channel did not take
+    assert Settings.model_validate({}).live_unsent_change_seconds == 600
+    assert (
+        Settings.model_validate({"LIVE_UNSENT_CHANGE_SECONDS": "5"}).live_unsent_change_seconds == 5
+    )
+    # Then one below 5 s (fewer than the thread's first tries) is refused, naming the variable
+    with pytest.raises(SettingsError, match="LIVE_UNSENT_CHANGE_SECONDS must be at least 5"):
+        Settings.model_validate({"LIVE_UNSENT_CHANGE_SECONDS": "1"})

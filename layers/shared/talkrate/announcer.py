@@ -21,7 +21,7 @@ from talkrate.live import (
 )
 from talkrate.observability import logger, metrics
 from talkrate.ports import LivePublisher, RatingsReadModel
-from talkrate.unsent_changes import UnsentChanges, UnsentTally, change_place
+from talkrate.unsent_changes import UNSENT_SECONDS, UnsentChanges, UnsentTally, change_place
 
 # After an announcement that reached its deadline with nothing published, the next ones are
 # skipped this long (each would wait the whole deadline again).
@@ -76,6 +76,7 @@ class Announcer:
         workers: int = 8,
         pause_seconds: float = PAUSE_AFTER_HANGING_SECONDS,
         unavailable_again_seconds: float = UNAVAILABLE_AGAIN_SECONDS,
+        unsent_seconds: float = UNSENT_SECONDS,
     ) -> None:
         self._channel = channel
         self._unavailable_again = unavailable_again_seconds
@@ -89,6 +90,7 @@ class Announcer:
         self._unsent = UnsentChanges(
             channel.publish,
             answered=self._answered_again,
+            most_seconds=unsent_seconds,
             late_after=min(deadline_seconds, CHANGE_DEADLINE_SECONDS),
         )
 

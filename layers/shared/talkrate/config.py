@@ -103,6 +103,8 @@ _NUMBERS = {
     "ratings_per_address_per_minute": _Number(int, least=0, most=MAX_PER_MINUTE),
     "voters_per_address_per_minute": _Number(int, least=0, most=MAX_PER_MINUTE),
     "live_publish_timeout_seconds": _Number(float, above=0, most=10),
+    # At least 5 s (the thread's first tries, at once and after 1, 2 and 4 s), at most a day.
+    "live_unsent_change_seconds": _Number(float, least=5, most=86400),
     "live_api_key_expires": _Number(int, least=0),
 }
 VOTING_POLICIES = ("open", "attendee")
@@ -197,6 +199,10 @@ class Settings:
     live_publish_url: str | None = None
     live_api_key: Secret | None = None
     live_publish_timeout_seconds: float = 1.0
+    # How long the API keeps an organiser's change the live channel has not taken, sending it
+    # again, before giving it up (CatalogChangesGivenUp): ten minutes covers a channel's hiccup
+    # and a short outage, and the pages have read the catalogue several times by then.
+    live_unsent_change_seconds: float = 600.0
     # When the pages' subscribe-only API key expires (Unix seconds; the template's
     # LiveApiKeyExpires): RelayFunction reports the days left. Unset: not known, nothing reported.
     live_api_key_expires: int | None = None

@@ -30,8 +30,9 @@ from talkrate.observability import logger
 # The talks whose change is kept at most: more than any programme's (an import of a few hundred
 # talks into a channel that is down keeps each one).
 UNSENT_TALKS = 2000
-# How long a change is kept at most: the pages read the catalogue again at least once a minute
-# while live, and at each reconnection; ten minutes covers a channel's hiccup and a short outage.
+# How long a change is kept at most by default (the API's is LIVE_UNSENT_CHANGE_SECONDS): the
+# pages read the catalogue again at least once a minute while live, and at each reconnection;
+# ten minutes covers a channel's hiccup and a short outage.
 UNSENT_SECONDS = 600.0
 # The waits between tries while the channel fails: doubling from the first to the most.
 RETRY_FIRST_SECONDS = 1.0

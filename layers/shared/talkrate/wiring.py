@@ -224,7 +224,9 @@ def live_announcer() -> Announcer | None:
     key = settings.live_api_key.get_secret_value() if settings.live_api_key else None
     timeout = settings.live_publish_timeout_seconds
     publisher = AppSyncEventsPublisher(settings.live_publish_url, timeout, key, settings.aws_region)
-    return Announcer(publisher, deadline_seconds=timeout)
+    return Announcer(
+        publisher, deadline_seconds=timeout, unsent_seconds=settings.live_unsent_change_seconds
+    )
 
 
 def reset() -> None:
