@@ -7,6 +7,7 @@ import { watchCatalogue } from "../live.js";
 import { isRunning, errorText, tracksOf, trackChoice, searchBox, settledLine, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
 import { ratingClosed, zoned, atNextEdge } from "../window.js";
 import { rememberTalks } from "../known.js";
+import { wallOf, instantOf } from "../zone.js";
 
 // The day a talk is on where times are shown (the venue's, else the device's): its start's, or
 // its end's when it has only an end; null on no timetable.
@@ -86,15 +87,49 @@ function order(a, b) {
   return early || a.title.localeCompare(b.title);
 }
 
+// What an attendee opening the programme mid-conference looks for: the talks on now, and in
+// each room (talks without one counted as one room) the talk that comes next there, later the
+// same day where times are shown (the venue's, see zone.js): the first talk of tomorrow is not
+// "next" at tonight's party. Over every talk, not only those a search or track shows: a talk
+// next in its room is so whatever else is filtered out. `on` and `next`: sets of talk ids.
+function nowAndNext(talks, now) {
+  const on = new Set();
+  const first = new Map(); // room -> the earliest start to come today
+  const today = dayOf(now);
+  for (const talk of talks) {
+    if (isRunning(talk, now)) on.add(talk.id);
+    const starts = Date.parse(talk.startsAt);
+    if (!(starts > now) || dayOf(starts) !== today) continue;
+    const room = talk.room || "";
+    if (!(first.get(room) <= starts)) first.set(room, starts);
+  }
+  const next = new Set(talks.filter((talk) => !on.has(talk.id) && Date.parse(talk.startsAt) === first.get(talk.room || "")).map((talk) => talk.id));
+  return { on, next };
+}
+
+// The instant the day where times are shown ends (its next midnight there): "next" is of today.
+function endOfDay(now) {
+  const DAY = 86_400_000;
+  const midnight = Math.floor(wallOf(now) / DAY) * DAY + DAY;
+  return instantOf(midnight) ?? now + 3_600_000; // (a midnight the clocks skip: an hour on)
+}
+
+// A card's mark: "Now" or "Next", in words (not colour alone), a screen reader hearing which.
+const MARKS = {
+  now: () => h("span", { class: "now" }, "Now"),
+  next: () => h("span", { class: "next" }, h("span", { "aria-hidden": "true" }, "Next"), h("span", { class: "sr-only" }, "Next in its room:")),
+};
+
 // A talk's card; its score line is updated in place (see `score`), the rest redrawn when it changes.
-function card(talk) {
+// `mark`: "now", "next" or null (see nowAndNext).
+function card(talk, mark) {
   const schedule = talk.startsAt ? zoned(talk.startsAt) : talk.endsAt ? `until ${zoned(talk.endsAt)}` : null;
   const score = h("p", { class: "score" });
-  const node = h("li", { class: "talk-card" },
+  const node = h("li", { class: mark ? `talk-card ${mark}-card` : "talk-card" },
     h("h2", { lang: talk.language }, h("a", { href: talkHref(talk.id) }, talk.title)),
     (talk.speakers || []).length ? h("p", { class: "speakers", dir: lineDirection(talk.speakers), lang: talk.language }, speakerList(talk.speakers, talk.language)) : null,
     h("p", { class: "meta", dir: lineDirection([talk.track, talk.room, schedule]) },
-      isRunning(talk) ? h("span", { class: "now" }, "Now") : null,
+      mark ? MARKS[mark]() : null,
       isolated([talk.track, talk.room, schedule], " · ")),
     ratingClosed(talk, serviceNow()) ? h("p", { class: "closed-tag" }, "Rating closed") : null,
     score);
@@ -112,6 +147,36 @@ function scoreOf(talk, said) {
       h("span", { class: "sr-only" }, summary.avg === null || summary.avg === undefined ? "no average yet" : `average ${formatAvg(summary.avg, summary.ratings)}`)),
     h("span", {}, plural(summary.count, "rating", "ratings")),
   ];
+}
+
+// "Jump to now": over the list, kept in view as it scrolls (app.css), shown while the first
+// card on now (else the first next) is out of view: it brings that card into view and its link
+// the keyboard's focus. Taking no room of its own, it moves nothing as it comes and goes.
+function jumpToNow() {
+  let target = null;
+  const button = h("button", { type: "button", class: "jump-now", hidden: true, onclick: () => {
+    if (!target) return;
+    target.scrollIntoView({ block: "start", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
+    target.querySelector("a").focus({ preventScroll: true });
+  } }, "Jump to now");
+  const seen = new IntersectionObserver((entries) => {
+    const entry = entries.filter((one) => one.target === target).pop();
+    if (entry) button.hidden = entry.isIntersecting;
+  });
+  return {
+    node: h("div", { class: "jump-box" }, button),
+    follow(card) {
+      if (card === target) return;
+      if (target) seen.unobserve(target);
+      target = card;
+      if (target) {
+        button.textContent = target.classList.contains("now-card") ? "Jump to now" : "Jump to next";
+        seen.observe(target);
+      }
+      else button.hidden = true;
+    },
+    stop: () => seen.disconnect(),
+  };
 }
 
 // The catalogue last read: the page drawn again (Back from a talk) shows it at once, so Back finds
@@ -148,6 +213,7 @@ export function programmePage(main) {
   });
   const trackBox = h("span", { class: "field" });
   const dayBox = h("span", { class: "field day-field" });
+  const jump = jumpToNow();
   fill(main,
     h("h1", {}, "Programme"),
     h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
@@ -158,6 +224,7 @@ export function programmePage(main) {
     badge.said,
     stale.node,
     recount.node,
+    jump.node,
     list);
 
   function remember() {
@@ -200,11 +267,14 @@ export function programmePage(main) {
     const words = searchWords(query);
     const shown = talks.filter((talk) => matches(talk, words, track, day)).sort(order);
     const now = serviceNow();
+    const marks = nowAndNext(talks, now);
+    const markOf = (talk) => (marks.on.has(talk.id) ? "now" : marks.next.has(talk.id) ? "next" : null);
     const nodes = shown.map((talk) => {
-      const key = JSON.stringify([talk.title, talk.speakers, talk.language, talk.track, talk.room, talk.startsAt, isRunning(talk, now), ratingClosed(talk, now)]);
+      const mark = markOf(talk);
+      const key = JSON.stringify([talk.title, talk.speakers, talk.language, talk.track, talk.room, talk.startsAt, mark, ratingClosed(talk, now)]);
       let kept = cards.get(talk.id);
       if (!kept || kept.key !== key) {
-        kept = { key, ...card(talk), scoreKey: null };
+        kept = { key, ...card(talk, mark), scoreKey: null };
         cards.set(talk.id, kept);
       }
       const summary = talk.summary || {};
@@ -218,9 +288,12 @@ export function programmePage(main) {
     const ids = new Set(talks.map((talk) => talk.id));
     for (const id of [...cards.keys()]) if (!ids.has(id)) cards.delete(id);
     arrange(list, nodes);
-    // ...and at the next start, end or close of a talk shown, on time: "Now" came up to 30 s late.
+    jump.follow(list.querySelector(".now-card") || list.querySelector(".next-card"));
+    // ...and at the next start, end or close of any talk (a talk's "Next" follows the start of
+    // the one before it in its room, shown or not), or at midnight where times are shown (the
+    // next day's first talks become next): one timer, to the next of them, on time.
     clearTimeout(edgeTimer);
-    edgeTimer = atNextEdge(shown, now, show);
+    edgeTimer = atNextEdge([...talks, { endsAt: new Date(endOfDay(now)).toISOString() }], now, show);
     // Never read: the line says it loads, or why it could not be read, whatever is searched.
     if (!lastReadAt) return;
     if (talks.length && !shown.length) {
@@ -277,10 +350,14 @@ export function programmePage(main) {
     onStatus: badge.set,
     pollMs: 15000,
   });
-  // "Now" and "Rating closed" follow the clock, not only the updates: redrawn when they change.
-  const clock = setInterval(() => talks.length && show(), 30_000);
+  // "Now", "Next" and "Rating closed" follow the clock, not only the updates: redrawn at their
+  // next edge (show's one timer), and when the page is seen again (a phone out of a pocket: a
+  // timer of a sleeping device or a hidden tab may come late), not every 30 s.
+  const onVisible = () => document.visibilityState === "visible" && talks.length && show();
+  document.addEventListener("visibilitychange", onVisible);
   return () => {
-    clearInterval(clock);
+    document.removeEventListener("visibilitychange", onVisible);
+    jump.stop();
     clearTimeout(edgeTimer);
     line.stop();
     followed.stop();

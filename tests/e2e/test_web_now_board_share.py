@@ -1,0 +1,119 @@
+"""What walks through the web app found missing: the programme's "Now" and "Next" marks (and a
+way back to them down a long day), the hall's board sized to the talks it shows, and a way for
+a speaker to share their results. Playwright in Debian's chromium against the local runtime,
+like test_web_app (whose fixtures and helpers these tests share)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.builders import unique_talk_id
+from tests.e2e import test_web_app
+from tests.e2e.test_web_app import WebStack, an_hour_from
+
+# test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
+web = test_web_app.web
+browser = test_web_app.browser
+phone = test_web_app.phone
+page = test_web_app.page
+PROJECTOR_BATCH_WINDOW = "0"
+CHROMIUM_MORE_ARGS = test_web_app.CHROMIUM_MORE_ARGS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def marked(page: Page, mark: str) -> list[str]:
+    """The titles of the programme's cards marked `mark` ("now" or "next"), in order."""
+    titles: list[str] = page.locator(f".talk-card.{mark}-card h2").all_inner_texts()
+    return titles
+
+
+def test_the_programme_marks_what_is_on_now_and_next_in_each_room_and_moves_the_marks_on_time(
+    web: WebStack, page: Page
+) -> None:
+    # Given a track over two rooms: in room A a talk ending in twenty seconds, the next one
+    # starting then, and one after it; in room B a talk in five minutes and one later
+    track = f"Marks {unique_talk_id()}"
+    now = datetime.now(UTC)
+    edge = now + timedelta(seconds=20)
+    minutes = timedelta(minutes=1)
+
+    def talk(title: str, room: str, starts: datetime, ends: datetime) -> None:
+        web.add_talk(
+            title=title,
+            track=track,
+            room=room,
+            startsAt=starts.isoformat(),
+            endsAt=ends.isoformat(),
+        )
+
+    talk("A on now", "Room A", now - 40 * minutes, edge)
+    talk("A next", "Room A", edge, edge + 40 * minutes)
+    talk("A after", "Room A", edge + 45 * minutes, edge + 85 * minutes)
+    talk("B next", "Room B", now + 5 * minutes, now + 45 * minutes)
+    talk("B after", "Room B", now + 50 * minutes, now + 90 * minutes)
+    # When an attendee opens that track's programme (its clock the test's to move)
+    page.clock.install()
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    expect(page.locator(".talk-card")).to_have_count(5)
+    # Then the talk on now says so, and so does the next talk of each room, in words (a
+    # screen reader hears which: "Next in its room"), not by a colour alone
+    assert marked(page, "now") == ["A on now"]
+    assert marked(page, "next") == ["A next", "B next"]
+    a_next = page.locator(".talk-card", has_text="A next")
+    expect(a_next.locator(".next")).to_have_text("NextNext in its room:")
+    expect(a_next.locator(".next [aria-hidden='true']")).to_have_text("Next")
+    test_web_app.no_answer_to_come(page)
+    # When the clock reaches the minute room A changes talks (the page's clock moved to 2.5 s
+    # short of it, where nothing has moved, then 4 s on, short of any 30 s redraw, and
+    # standing still after: the page's one timer is to that edge; the service's clock as the
+    # page keeps it is its answers' Date, to the second)
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 0.5)
+    left_ms = (edge - datetime.now(UTC)).total_seconds() * 1000 - 500
+    assert left_ms > 5_000, "the page took too long to open"
+    page.clock.run_for(int(left_ms - 2_500))
+    assert marked(page, "now") == ["A on now"]  # (not before it)
+    page.clock.run_for(4_000)
+    # Then without a reload the marks move: room A's next talk is on now, the one after it
+    # next; room B's are as they were, and the talk just over is marked no more
+    expect(page.locator(".talk-card.now-card h2")).to_have_text(["A next"])
+    expect(page.locator(".talk-card.next-card h2")).to_have_text(["B next", "A after"])
+    over = page.locator(".talk-card", has_text="A on now")
+    expect(over.locator(".now, .next")).to_have_count(0)
+    expect(over).not_to_contain_text("Now")
+
+
+def test_a_long_day_offers_a_jump_back_to_what_is_on_now(web: WebStack, page: Page) -> None:
+    # Given a track with a talk on now and a dozen to come, on a phone
+    track = f"Long day now {unique_talk_id()}"
+    now = datetime.now(UTC)
+    web.add_talk(
+        title="On now here", track=track, room="Main", **an_hour_from(now - timedelta(minutes=10))
+    )
+    for n in range(12):
+        web.add_talk(
+            title=f"Later {n:02d}",
+            track=track,
+            room=f"Room {n}",
+            **an_hour_from(now + timedelta(days=1, hours=n)),
+        )
+    page.goto(web.url(f"/app/?track={quote(track)}"))
+    expect(page.locator(".talk-card")).to_have_count(13)
+    jump = page.get_by_role("button", name="Jump to now")
+    # Then while the talk on now is in view, no jump is offered
+    expect(jump).to_be_hidden()
+    # When the attendee scrolls down the day
+    page.get_by_role("link", name="Later 11", exact=True).scroll_into_view_if_needed()
+    now_card = page.locator(".talk-card.now-card")
+    expect(now_card).not_to_be_in_viewport()
+    # Then "Jump to now" is offered, over the list, and takes them (and the keyboard) there
+    expect(jump).to_be_visible()
+    expect(jump).to_be_in_viewport()
+    jump.click()
+    expect(now_card).to_be_in_viewport()
+    expect(page.get_by_role("link", name="On now here", exact=True)).to_be_focused()
+    expect(jump).to_be_hidden()
