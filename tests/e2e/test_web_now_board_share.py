@@ -6,14 +6,15 @@ like test_web_app (whose fixtures and helpers these tests share)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.test_web_app import WebStack, an_hour_from
+from tests.e2e.test_web_app import PROJECTORS, WebStack, an_hour_from
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -117,3 +118,99 @@ def test_a_long_day_offers_a_jump_back_to_what_is_on_now(web: WebStack, page: Pa
     expect(now_card).to_be_in_viewport()
     expect(page.get_by_role("link", name="On now here", exact=True)).to_be_focused()
     expect(jump).to_be_hidden()
+
+
+@pytest.fixture(scope="module")
+def boards(web: WebStack) -> dict[int, str]:
+    """Two tracks of rated talks: one of 7 talks, one of 40 (its board lists 20), a third of
+    each titled too long for two lines of a hall's board, a third of a 60-character title."""
+    titles = [
+        "Observability for event-driven systems in production: tracing, metrics and "
+        "structured logs across Kafka, Redis and PostgreSQL",
+        "Modern integration testing with Testcontainers, in practice",
+        "Talk",
+    ]
+    tracks = {}
+    for size in (7, 40):
+        track = f"Board of {size} {unique_talk_id()}"
+        talks = [web.add_talk(title=f"{titles[n % 3]} {n}", track=track) for n in range(size)]
+        web.rated({talk["id"]: [3 + n % 3] for n, talk in enumerate(talks)}, seconds=60)
+        tracks[size] = track
+    return tracks
+
+
+# The big-screen board's rows and what they leave: whether the page scrolls, where the rows
+# start and end, their heights, the titles' text size, and titles cut by their box.
+BOARD = """() => {
+  const rows = [...document.querySelectorAll('table.board tbody tr')].map((row) => row.getBoundingClientRect());
+  const titles = [...document.querySelectorAll('table.board tbody td a')];
+  return {
+    scrolls: document.documentElement.scrollHeight > innerHeight,
+    top: rows[0].top, bottom: rows[rows.length - 1].bottom,
+    heights: rows.map((row) => row.height),
+    badge: document.querySelector('.live-badge').getBoundingClientRect().bottom,
+    text: parseFloat(getComputedStyle(titles[0]).fontSize),
+    cut: titles.filter((a) => a.scrollWidth > a.clientWidth + 1 || a.scrollHeight > a.clientHeight + 1).map((a) => a.textContent),
+  };
+}"""
+
+
+@pytest.mark.parametrize("size", ["1280x720", "1920x1080", "3840x2160 (4K)"])
+@pytest.mark.parametrize("talks", [7, 40])
+def test_the_big_screen_board_s_rows_are_sized_to_the_talks_it_shows(
+    web: WebStack, browser: Browser, boards: dict[int, str], talks: int, size: str, tmp_path: Path
+) -> None:
+    # Given a track of 7 rated talks, or of 40 (the board lists 20), on a hall's display
+    viewport = PROJECTORS[size]
+    hall = browser.new_context(viewport=viewport)
+    try:
+        page = hall.new_page()
+        # When its board is shown on the big screen
+        page.goto(web.url(f"/app/leaderboard?track={quote(boards[talks])}&view=screen"))
+        rows = page.locator("table.board tbody tr")
+        expect(rows).to_have_count(min(talks, 20), timeout=10_000)
+        page.wait_for_timeout(100)  # (a frame for the board's fit to its size)
+        board = page.evaluate(BOARD)
+        page.screenshot(path=str(tmp_path / f"board-{talks}-{size.split()[0]}.png"))
+        height = viewport["height"]
+        # Then nothing scrolls: every row and the live state under them are in view ...
+        assert not board["scrolls"], board
+        assert board["badge"] <= height, board
+        # ... and the rows fill the screen under the heading, whether 7 or 20 (7 filled a third
+        # of a 1080p screen before), the rows alike
+        assert board["bottom"] - board["top"] >= 0.6 * height, board
+        assert max(board["heights"]) - min(board["heights"]) <= 2, board
+        # ... their text read from across the hall: 1.5% of the width for 20 rows (as before),
+        # more for 7, whose titles of 60 characters are whole (two lines), the longest cut
+        if talks == 7:
+            assert board["text"] >= 0.02 * viewport["width"], board
+            assert board["cut"], board
+            assert all(title.startswith("Observability") for title in board["cut"]), board
+        else:
+            assert board["text"] >= 0.015 * viewport["width"], board
+    finally:
+        hall.close()
+
+
+@pytest.mark.parametrize("talks", [7, 40])
+def test_the_big_screen_board_with_its_text_at_200_percent_scrolls_with_titles_whole(
+    web: WebStack, browser: Browser, boards: dict[int, str], talks: int, tmp_path: Path
+) -> None:
+    # Given the board of a track on a 720p display
+    hall = browser.new_context(viewport=PROJECTORS["1280x720"])
+    try:
+        page = hall.new_page()
+        page.goto(web.url(f"/app/leaderboard?track={quote(boards[talks])}&view=screen"))
+        rows = page.locator("table.board tbody tr")
+        expect(rows).to_have_count(min(talks, 20), timeout=10_000)
+        # When its text is enlarged to 200%
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        page.wait_for_timeout(200)  # (the board's fit to its size: a frame after it changes)
+        board = page.evaluate(BOARD)
+        page.screenshot(path=str(tmp_path / f"board-{talks}-200.png"), full_page=True)
+        # Then its rows no longer fit: the page scrolls, and no title is cut, not even the
+        # longest (they were cut to a line at the size for 20 rows)
+        assert board["scrolls"], board
+        assert board["cut"] == [], board
+    finally:
+        hall.close()

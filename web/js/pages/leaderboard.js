@@ -63,6 +63,7 @@ export function leaderboardPage(main) {
   const stale = staleNotice("leaderboard", "leaderboard-stale");
   const body = h("tbody");
   const trackBox = h("span", { class: "field" });
+  const boardBox = h("div", { class: "table-scroll board-box" });
   fill(main,
     h("h1", {}, "Leaderboard"),
     // The order is the service's weighted score, shown beside the average and said, so that a
@@ -71,7 +72,7 @@ export function leaderboardPage(main) {
       "Ranked by score, a weighted average: until a talk has many ratings, its score is pulled towards 3, so a few high ratings do not outrank many good ones."),
     onScreen ? null : h("form", { class: "filters single", onsubmit: (e) => e.preventDefault() }, trackBox),
     // Scrolls on its own if ever wider than the phone (text enlarged 200%), never the page.
-    h("div", { class: "table-scroll board-box" }, h("table", { class: "board" },
+    fill(boardBox, h("table", { class: "board" },
       h("caption", { class: "sr-only" }, "Best rated talks, best first by score (a weighted average)"),
       h("thead", {}, h("tr", {},
         h("th", { scope: "col", class: "rank" }, "#"),
@@ -84,6 +85,23 @@ export function leaderboardPage(main) {
     onScreen ? null : h("p", {}, screenLink));
 
   const rows = new Map(); // talk id -> its row and cells
+  // On a hall's big screen the board's rows share the screen's height left under the heading,
+  // their text sized to their number (app.css: --rows), so that 7 talks fill the screen as 20
+  // do, each as large as the screen's width leaves its title room for. Where even so they do not
+  // fit (text enlarged 200% on a 720p screen: the text's floor), the board takes its own height
+  // and the page scrolls, titles whole rather than cut ("grown"): measured after each draw, and
+  // again when the board's size changes (the window, the text's size: a frame later, as a
+  // change made in the observer's own turn would be a loop it reports as an error).
+  function fitScreen() {
+    if (!onScreen) return;
+    const count = Math.max(1, rows.size);
+    boardBox.style.setProperty("--rows", String(count));
+    boardBox.classList.toggle("few", count <= 7); // (titles may take two lines)
+    main.classList.remove("grown");
+    if (boardBox.scrollHeight > boardBox.clientHeight + 1) main.classList.add("grown");
+  }
+  const resized = onScreen ? new ResizeObserver(() => requestAnimationFrame(fitScreen)) : null;
+  if (resized) resized.observe(boardBox.firstChild);
   // The attendee has left the board: a read still on its way draws nothing and sets no timer
   // (a failed one would read again by itself, backing off, for as long as the outage lasts).
   let stopped = false;
@@ -147,6 +165,7 @@ export function leaderboardPage(main) {
       const ids = new Set(board.talks.map((row) => row.talkId));
       for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
       arrange(body, nodes);
+      fitScreen();
       // News: the order of the top three and their ranks (a lead becoming shared, or a tie broken,
       // with the order unchanged).
       announcer.figures(leaders(board.talks), board.talks.slice(0, 3).map((row) => `${row.rank} ${row.talkId}`).join("\n"));
@@ -216,6 +235,8 @@ export function leaderboardPage(main) {
   const live = watch({ channel: LEADERBOARD_CHANNEL, refresh, onEvent, onStatus: badge.set, pollMs: 3000, unreadable: () => unreadableNow, checkMs: onScreen ? SCREEN_CHECK_MS : undefined });
   return () => {
     stopped = true;
+    if (resized) resized.disconnect();
+    main.classList.remove("grown");
     clearTimeout(recount);
     live.stop();
     announcer.stop();
