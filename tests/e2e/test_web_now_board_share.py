@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -14,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.test_web_app import PROJECTORS, WebStack, an_hour_from
+from tests.e2e.test_web_app import PROJECTORS, TALK_PAGE, WebStack, an_hour_from
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -214,3 +215,62 @@ def test_the_big_screen_board_with_its_text_at_200_percent_scrolls_with_titles_w
         assert board["cut"] == [], board
     finally:
         hall.close()
+
+
+@pytest.fixture
+def rated_talk(web: WebStack) -> dict[str, Any]:
+    talk = web.add_talk(title="Sharing “results”, done right")
+    web.rated({talk["id"]: [4, 5]})
+    return talk
+
+
+def test_a_speaker_copies_their_results_where_the_browser_cannot_share(
+    web: WebStack, browser: Browser, rated_talk: dict[str, Any]
+) -> None:
+    # Given a rated talk's page in a browser without a share sheet (a laptop's), whose
+    # clipboard the page may write
+    laptop = browser.new_context(viewport=PROJECTORS["1280x720"])
+    laptop.grant_permissions(["clipboard-read", "clipboard-write"], origin=web.url(""))
+    try:
+        page = laptop.new_page()
+        page.add_init_script(
+            "delete Navigator.prototype.share; delete Navigator.prototype.canShare;"
+        )
+        url = web.url(TALK_PAGE.format(id=rated_talk["id"]))
+        page.goto(url)
+        expect(page.get_by_test_id("total")).to_have_text("2 ratings")
+        # When the speaker shares the results
+        page.get_by_role("button", name="Share the results").click()
+        # Then the line of the talk's title, average and count as shown, and the talk page's
+        # address, are on the clipboard, and the page says so
+        expect(page.get_by_test_id("share-said")).to_have_text(
+            "Copied: the results and the talk's link, to paste anywhere."
+        )
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == f"“Sharing “results”, done right”: 4.50 average from 2 ratings {url}"
+    finally:
+        laptop.close()
+
+
+def test_a_speaker_shares_their_results_through_the_phone_s_share_sheet(
+    web: WebStack, page: Page, rated_talk: dict[str, Any]
+) -> None:
+    # Given a rated talk's page on a phone with a share sheet (the Web Share API)
+    page.add_init_script(
+        "navigator.share = (data) => { window.__shared = data; return Promise.resolve(); };"
+        "navigator.canShare = () => true;"
+    )
+    url = web.url(TALK_PAGE.format(id=rated_talk["id"]))
+    page.goto(url)
+    expect(page.get_by_test_id("total")).to_have_text("2 ratings")
+    # When the speaker shares the results
+    page.get_by_role("button", name="Share the results").click()
+    # Then the share sheet is given the talk page's address and the line of its results
+    page.wait_for_function("() => window.__shared")
+    assert page.evaluate("window.__shared") == {
+        "title": "Sharing “results”, done right",
+        "text": "“Sharing “results”, done right”: 4.50 average from 2 ratings",
+        "url": url,
+    }
+    # And nothing is said of a clipboard
+    expect(page.get_by_test_id("share-said")).to_have_text("")

@@ -9,6 +9,7 @@ import { liveBadge, errorText, countsNotice, countsFollowed, STORED_COUNTS } fro
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, ratingClosed, when, zoned, atNextEdge } from "../window.js";
 import { rememberTalks, knownTalk } from "../known.js";
+import { shareAction } from "../share.js";
 
 // Conference Wi-Fi drops answers: a rating that got none, or an answer meaning "later"
 // (outbox.js's keepForLater: a 5xx, the gateway's throttle, the service updating its keys,
@@ -226,6 +227,14 @@ export function talkPage(main, talkId) {
   const counts = countsNotice(STORED_COUNTS);
   const followed = countsFollowed(counts, badge, () => live.refresh().catch(() => {}));
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
+  // The results shared (share.js): the talk page's address (its results are on it, under the
+  // stars) and its title, average and count as the page shows them now.
+  const share = shareAction(() => {
+    const shownAs = (id) => histogram.summary.querySelector(`[data-testid="${id}"]`).textContent;
+    if (!talk || shownAs("total").startsWith("–")) return null;
+    const figures = shownAs("average") === "–" ? "no ratings yet" : `${shownAs("average")} average from ${shownAs("total")}`;
+    return { title: talk.title, text: `“${talk.title}”: ${figures}`, url: new URL(talkHref(talkId), location.href).href };
+  });
   fill(main,
     h("article", { class: "talk" },
       title, wholeTitle, meta, reading,
@@ -235,7 +244,7 @@ export function talkPage(main, talkId) {
         h("div", { class: "rating-lines" }, own, message), hint, codeForm),
       h("section", { class: "results", "aria-labelledby": "results-heading" },
         h("h2", { id: "results-heading" }, "Ratings"),
-        histogram.summary, histogram.list, histogram.stats, counts.node, badge.node, announcer.node),
+        histogram.summary, histogram.list, histogram.stats, share, counts.node, badge.node, announcer.node),
       h("p", {}, screenLink)));
 
   let talk = null; // the talk document, once loaded
