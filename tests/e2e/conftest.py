@@ -119,6 +119,24 @@ def wait_for(check: Callable[[], Any], seconds: float = 20, page: Page | None = 
             page.wait_for_timeout(100)
 
 
+def stays(check: Callable[[], Any], seconds: float, page: Page | None = None) -> bool:
+    """Whether `check` holds at every poll (0.1 s apart) for `seconds`: the bounded, named wait
+    of a test that proves something does NOT happen within a time (no second connection, no
+    reload, no read while hidden), where no event marks the moment it could have happened.
+    False at the first poll it fails (the test fails then, not at the window's end). Given the
+    page, its pauses are the page's, as in wait_for."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if not check():
+            return False
+        if time.monotonic() > deadline:
+            return True
+        if page is None:
+            time.sleep(0.1)
+        else:
+            page.wait_for_timeout(100)
+
+
 def assert_problem(answer: Answer, status: int) -> None:
     """The answer is an application/problem+json error with this status."""
     assert answer.status == status, answer.body

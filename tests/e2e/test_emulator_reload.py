@@ -42,10 +42,12 @@ HANDLER = """
 import time
 
 VERSION = {version!r}
+BEGAN = {began!r}  # (a file the slow request makes as it begins, which the test waits for)
 
 
 def lambda_handler(event, context):
     if event["rawPath"] == "/slow":
+        open(BEGAN, "w").close()
         time.sleep(1.5)
     return {{"statusCode": 200, "body": VERSION}}
 """
@@ -65,7 +67,8 @@ def test_an_edit_takes_effect_on_the_next_request_and_spares_the_one_in_flight(
     (tmp_path / "template.yaml").write_text(TEMPLATE)
     (tmp_path / "echo").mkdir()
     app = tmp_path / "echo" / "app.py"
-    write_handler(app, HANDLER.format(version="one"), bump=0)
+    began = tmp_path / "slow-began"
+    write_handler(app, HANDLER.format(version="one", began=str(began)), bump=0)
     launched = launch(tmp_path / "template.yaml", backends_env, tmp_path / "runtime.log")
     runtime = Runtime(launched.url, launched.lambda_url, launched.process, launched.log)
     try:
@@ -74,8 +77,11 @@ def test_an_edit_takes_effect_on_the_next_request_and_spares_the_one_in_flight(
         slow: list[Answer] = []
         thread = threading.Thread(target=lambda: slow.append(runtime.request("GET", "/slow")))
         thread.start()
-        time.sleep(0.5)
-        write_handler(app, HANDLER.format(version="two"), bump=2)
+        deadline = time.monotonic() + 20
+        while not began.exists():  # (the slow request is running the first code)
+            assert time.monotonic() < deadline, "the slow request did not begin"
+            time.sleep(0.02)
+        write_handler(app, HANDLER.format(version="two", began=str(began)), bump=2)
         # Then the next request runs the new code
         assert runtime.request("GET", "/version").body == b"two"
         # And the request in flight finished on the code it started with
@@ -86,7 +92,7 @@ def test_an_edit_takes_effect_on_the_next_request_and_spares_the_one_in_flight(
         write_handler(app, "def lambda_handler(event, context) return 1\n", bump=4)
         assert runtime.request("GET", "/version").status == 500
         # And the fix is picked up by the request after it
-        write_handler(app, HANDLER.format(version="three"), bump=6)
+        write_handler(app, HANDLER.format(version="three", began=str(began)), bump=6)
         assert runtime.request("GET", "/version").body == b"three"
     finally:
         assert stop(runtime) == 0

@@ -427,7 +427,7 @@ def test_ctrl_c_after_the_embedded_broker_died_says_so_instead_of_keeping_it(
     try:
         state = json.loads((data / "kafka" / "tansu.json").read_text())
         os.kill(int(state["pid"]), signal.SIGKILL)
-        time.sleep(0.5)
+        assert gone_within(10, int(state["pid"]))  # (dead, unless reaped: a zombie)
     finally:
         # When the runtime is stopped (Ctrl-C)
         code = stop(runtime)
@@ -818,7 +818,12 @@ def test_a_killed_broker_is_started_again_on_its_port_and_accepted_ratings_count
                 assert time.monotonic() - killed < 30, log.read_text()[-3000:]
                 time.sleep(0.1)
             back = time.monotonic() - killed
-            time.sleep(3.0)  # ratings after it is back
+            # (ten ratings accepted after it is back, where 3 s were waited)
+            at_back = stream.accepted_of[4]
+            deadline = time.monotonic() + 30
+            while stream.accepted_of[4] < at_back + 10:
+                assert time.monotonic() < deadline, dict(stream.accepted_of)
+                time.sleep(0.05)
         # Then it is back on its port
         assert backend_ports(runtime)[2] == port
         assert runtime.request("GET", "/").json["backends"]["streams"] == "up"

@@ -2037,9 +2037,11 @@ def test_a_file_fixed_after_its_refusal_and_chosen_again_is_read_again(
     expect(page.get_by_role("heading", name="This file cannot be imported")).to_be_focused()
     read_at = page.locator("#import-read")
     first = read_at.all_inner_texts()
+    read_in = page.evaluate("Math.floor(Date.now() / 1000)")  # (the second it was read in)
     # When the organiser fixes the line, saves the file, and chooses it again as the page says
     path.write_text(f"id,title,startsAt\nfix-{stem},Fixed {stem},2031-06-02T09:00Z\n")
-    page.wait_for_timeout(1000)  # (a second apart: the time it is said read at moves)
+    # (in a later second of the page's clock: the time it is said read at, to the second, moves)
+    page.wait_for_function("(second) => Date.now() >= (second + 1) * 1000", arg=read_in)
     chooser.set_input_files(str(path))
     # Then it is read again: the page says what the import would do, names the file it read,
     # and a screen reader hears that file with the input (which now holds none)
@@ -2751,9 +2753,9 @@ def test_the_sign_in_s_words_stay_inside_its_card_on_a_narrow_phone_in_a_wider_f
         expect(page.get_by_label("Organiser token")).to_be_visible()
         page.evaluate("document.documentElement.style.fontSize = '200%'")
         test_web_app.wider_letters(page, 0.1)
-        page.wait_for_timeout(200)
         # Then each word of the card is whole and inside its line ("deployment's" ran 33 px
         # past the hint's side, over the card's edge)
+        test_web_app.refitted(page)
         assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, ".card :is(label, p)") == []
         assert not scrolls_sideways(page)
     finally:

@@ -1638,8 +1638,10 @@ def test_an_open_talk_page_shows_the_talk_as_it_is_when_the_attendee_comes_back(
         "PUT", f"/talks/{talk['id']}", {"title": "Retitled: the real title", "room": "Hall 2"}
     )
     assert answer.status == 200, answer.body
-    page.wait_for_timeout(500)
-    expect(heading).to_have_text("Retitled while in a pocket")  # nothing read while away
+    from tests.e2e.conftest import stays
+
+    # (nothing read while away: the old title stays for a bounded half second, as it was)
+    assert stays(lambda: heading.inner_text() == "Retitled while in a pocket", 0.5, page=page)
     # Then the page shows the new title and room as soon as the attendee looks again
     with page.expect_response(lambda r: r.url.endswith(f"/talks/{talk['id']}")):
         page.evaluate(visibility, "visible")
@@ -2129,8 +2131,10 @@ def test_a_room_screen_whose_check_failed_says_so_no_longer_once_live_numbers_co
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # a check now
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("cannot be reached")
-    page.wait_for_timeout(1_000)
-    expect(alert).to_contain_text("cannot be reached")
+    from tests.e2e.conftest import stays
+
+    # (and keeps saying so: a bounded second in which it must not change its mind)
+    assert stays(lambda: "cannot be reached" in alert.inner_text(), 1.0, page=page)
     page.unroute(ratings)
     # When a rating is counted and its numbers come over the live channel (the next check is a
     # minute away)
@@ -2926,8 +2930,10 @@ def test_a_page_whose_service_comes_back_while_it_reads_its_config_again_opens_o
         route.continue_()
     # Then the page goes live on one connection, not on one more beside it
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
-    page.wait_for_timeout(500)
-    assert len(connected) == tries + 1
+    from tests.e2e.conftest import stays
+
+    # (no second connection opens within a bounded half second of going live)
+    assert stays(lambda: len(connected) == tries + 1, 0.5, page=page), len(connected)
 
 
 def test_the_leaderboard_follows_ratings_live_within_its_track(web: WebStack, page: Page) -> None:
@@ -3364,7 +3370,7 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
             wider_letters(page, letters)
         for text_size in ("100%", "200%"):
             page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
-            page.wait_for_timeout(200)
+            refitted(page)
             # When it is shown, then the page does not scroll (or get cut) sideways
             widths = page.evaluate(
                 "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
@@ -3426,7 +3432,7 @@ def test_a_title_s_everyday_long_words_stay_whole_at_320_px_with_text_at_200_per
         expect(page.locator(title).first).to_have_text(EVERYDAY_LONG_WORDS)
         # When its text is enlarged to 200%
         page.evaluate("document.documentElement.style.fontSize = '200%'")
-        page.wait_for_timeout(200)
+        refitted(page)
         # Then no word of the title is broken across two lines (the programme's cards broke
         # four of the five, the organisers' three, the talk page's heading "Observability")
         assert page.evaluate(BROKEN_WORDS, title) == []
@@ -3438,6 +3444,17 @@ def test_a_title_s_everyday_long_words_stay_whole_at_320_px_with_text_at_200_per
         assert sizes[0] >= sizes[1], sizes
     finally:
         narrow.close()
+
+
+def refitted(page: Page) -> None:
+    """Until a page that fits its parts again 200 ms after a resize (debounced: the talk page's
+    title, the room screen's parts) has done so for a change made before this: a timer of
+    200 ms set after the next frame's ResizeObserver callbacks (which run after that frame's
+    animation callbacks) runs after the one they set, timers of one delay running in order."""
+    page.evaluate(
+        "() => new Promise((done) =>"
+        " requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 200))))"
+    )
 
 
 def wider_letters(page: Page, em: float) -> None:
@@ -4122,7 +4139,16 @@ class PublishedApp:
         self.build = build
         with page.expect_response(lambda answer: urlparse(answer.url).path == "/app/"):
             page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-        page.wait_for_timeout(200)
+        # (until the page's own version module says a newer one is published: it reads the
+        # answer's text after the response came)
+        version = self.running(page)[0].replace("/js/main.js", "/js/version.js")
+        assert wait_for(
+            lambda: page.evaluate(
+                "async (module) => (await import(module)).newerVersionPublished()", version
+            ),
+            10,
+            page=page,
+        )
 
     @staticmethod
     def running(page: Page) -> list[str]:
@@ -4220,8 +4246,10 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
         # projector), and loads the newer version once the network is back
         page.context.set_offline(True)
         page.clock.fast_forward(62_000)  # its next looks, each made once at the jump's end
-        page.wait_for_timeout(300)
-        assert page.evaluate("window.drawnInPlace") is True
+        from tests.e2e.conftest import stays
+
+        # (no reload within a bounded 0.3 s: offline, its look sends nothing to wait on)
+        assert stays(lambda: page.evaluate("window.drawnInPlace") is True, 0.3, page=page)
         page.context.set_offline(False)
         page.clock.run_for(31_000)
         assert wait_for(lambda: app.running(page) == new, seconds=10)
@@ -4237,8 +4265,10 @@ def test_a_room_screen_takes_a_newer_published_version_by_itself_at_a_quiet_mome
     page.clock.run_for(31_000)
     expect(page.get_by_test_id("total")).to_have_text("1 rating")
     page.clock.fast_forward(558_000)
-    page.wait_for_timeout(300)
-    assert page.evaluate("window.drawnInPlace") is True
+    from tests.e2e.conftest import stays
+
+    # (no reload within a bounded 0.3 s: before ten still minutes it sends nothing to wait on)
+    assert stays(lambda: page.evaluate("window.drawnInPlace") is True, 0.3, page=page)
     assert app.running(page) == old
     # And it loads the newer version once the figures have stayed still for ten minutes
     page.clock.fast_forward(93_000)

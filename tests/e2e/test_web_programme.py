@@ -1299,9 +1299,10 @@ def test_with_text_at_200_percent_a_short_title_is_not_cut_when_cutting_it_saves
         page.evaluate(
             "document.documentElement.style.fontSize = '200%'; dispatchEvent(new Event('resize'))"
         )
-        page.wait_for_timeout(600)
         # Then the title, the speakers and the room are shown whole (cut to two lines, with the
-        # button to open it, it took more room than whole and the stars stayed below)
+        # button to open it, it took more room than whole and the stars stayed below), once
+        # the page has fitted its title again (200 ms after the resize)
+        test_web_app.refitted(page)
         shown, whole = title.evaluate(LINES)
         assert whole - shown < 0.5, (shown, whole)
         expect(page.get_by_role("button", name=re.compile("^Show the whole title"))).to_be_hidden()

@@ -2014,10 +2014,17 @@ def test_a_rating_kept_before_any_pass_and_sent_by_two_tabs_at_once_asks_for_one
 
     # Then the 4 counts once, sent under one pass whichever tab sent it
     assert waited_on(page, answered_then_counted, seconds=30)
-    page.wait_for_timeout(2000)  # a second pass or rating has had its time to come
+    from tests.e2e.conftest import stays
+
+    # (a second pass or rating has had its time to come: a bounded 2 s in which every rating
+    # still goes with the one pass, and again 2 s once any pass asked for meanwhile is answered)
+    def one_pass() -> bool:
+        return len(set(tokens)) == 1 and None not in tokens
+
+    assert stays(one_pass, 2.0, page=page), tokens
     while held:
         held.pop(0)[1].continue_()
-    page.wait_for_timeout(2000)
+    assert stays(one_pass, 2.0, page=page), tokens
     assert passes
     assert tokens
     assert len(set(tokens)) == 1, tokens

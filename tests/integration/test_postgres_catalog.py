@@ -304,7 +304,25 @@ def test_two_saves_expecting_one_revision_leave_exactly_one_change(
     ]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)  # both are waiting on the row
+
+    def waiting_on_the_row() -> int:
+        """The sessions waiting for a lock in a statement that names the talk (psycopg2 sends
+        its parameters within the statement's text)."""
+        with (
+            contextlib.closing(psycopg2.connect(talks_dsn)) as watcher,
+            watcher.cursor() as cursor,
+        ):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND strpos(query, %s) > 0",
+                (talk,),
+            )
+            return int(cursor.fetchone()[0])
+
+    deadline = time.monotonic() + 10
+    while waiting_on_the_row() < 2:  # both are waiting on the row
+        assert time.monotonic() < deadline, "the two saves did not both wait on the row"
+        time.sleep(0.02)
     holder.rollback()
     holder.close()
     for thread in threads:

@@ -47,6 +47,21 @@ return 1
 """
 
 
+def until_busy(client: redis.Redis, within: float = 10) -> None:
+    """Until `client`'s server answers BUSY (a script has run past its busy-reply-threshold);
+    an AssertionError after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            client.ping()
+        except redis.ResponseError as error:
+            if str(error).startswith("BUSY"):
+                return
+            raise
+        assert time.monotonic() < deadline, f"not BUSY within {within} s"
+        time.sleep(0.01)
+
+
 @contextlib.contextmanager
 def held_busy(url: str) -> Iterator[None]:
     """Redis at `url` (a server of the test's own) busy with someone's long script: BUSY to
@@ -161,7 +176,7 @@ class _HeldAtSwap(RedisReadModel):
             holder = threading.Thread(target=other.eval, args=(HOLD_REDIS, 0, self._hold_ms))
             holder.start()
             self.holders.append(holder)
-            time.sleep(0.3)  # the script runs (past the BUSY threshold) before the swap is sent
+            until_busy(redis.Redis.from_url(self._url))  # (the swap is sent to a BUSY server)
             return super()._eval(name, keys, args)
         self.holders.append(threading.current_thread())
         pipe = self.client.pipeline(transaction=False)
@@ -320,7 +335,7 @@ def test_a_rebuild_meeting_redis_busy_says_so_in_one_line(
     other = redis.Redis.from_url(redis_url)
     holder = threading.Thread(target=other.eval, args=(HOLD_REDIS, 0, 1500))
     holder.start()
-    time.sleep(0.3)
+    until_busy(redis.Redis.from_url(redis_url))
     # When the operator rebuilds
     result = CliRunner().invoke(cli, ["ops", "rebuild"])
     holder.join()
@@ -354,7 +369,7 @@ class _NodeHeldAtSwap(RedisReadModel):
             holder = threading.Thread(target=other.eval, args=(HOLD_REDIS, 0, self._hold_ms))
             holder.start()
             self.holders.append(holder)
-            time.sleep(0.3)
+            until_busy(redis.Redis(host=node.host, port=node.port))
         return super()._eval_each(calls, wait_on)
 
 

@@ -481,7 +481,17 @@ class NodeMonitor:
                     self.commands.append(command)
 
     def __exit__(self, *exc: object) -> None:
-        time.sleep(0.3)  # what the node ran last reaches the monitor
+        # Until what the node ran last has reached the monitor: a mark sent after it, on a
+        # connection of its own (no handshake's commands), comes after it, and is left out
+        mark = f"monitor-mark-{uuid.uuid4().hex}"
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as probe:
+            probe.sendall(f"ECHO {mark}\r\n".encode())
+            probe.recv(1024)
+        deadline = time.monotonic() + 10
+        while not any(mark in command for command in self.commands):
+            assert time.monotonic() < deadline, "the monitor did not hear its mark"
+            time.sleep(0.01)
+        self.commands[:] = [command for command in self.commands if mark not in command]
         self._connection.close()
         self._reader.join(5)
 

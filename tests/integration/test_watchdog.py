@@ -44,7 +44,18 @@ def backends_with(tmp_path: Path, **services: object) -> Backends:
 def killed(pid: int | None) -> None:
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.3)  # the process is gone; the watchdog's check reaps it
+    # Until the process is gone (a zombie: the watchdog's check reaps it)
+    import psutil
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        assert time.monotonic() < deadline, f"process {pid} still runs after SIGKILL"
+        time.sleep(0.01)
 
 
 def test_a_killed_redis_is_started_again_on_its_port_with_its_data(
@@ -59,7 +70,14 @@ def test_a_killed_redis_is_started_again_on_its_port_with_its_data(
         client = redis.Redis(port=service.port, socket_timeout=2)
         client.set("counted", "42")
         client.bgrewriteaof()
-        time.sleep(1.2)  # the rewrite, and the next fsync of the append-only file
+        # Until the rewrite is done (its file holds the count, written and synced by then)
+        deadline = time.monotonic() + 10
+        while (persistence := client.info("persistence"))["aof_rewrite_in_progress"] or (
+            persistence["aof_rewrite_scheduled"]
+        ):
+            assert time.monotonic() < deadline, persistence
+            time.sleep(0.02)
+        assert persistence["aof_last_bgrewrite_status"] == "ok", persistence
         port = service.port
         watchdog.check()
         assert restarted == []  # a running service is left alone
@@ -214,8 +232,11 @@ def test_the_watchdog_checks_on_its_own_until_it_is_stopped(
         # And once stopped (the runtime stopping its services on purpose), it does nothing more
         watchdog.stop()
         service.stop()
-        time.sleep(0.5)
-        assert not service.running
+        # (not started again within a bounded half second, two looks and more of its 0.2 s)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            assert not service.running
+            time.sleep(0.05)
     finally:
         watchdog.stop()
         service.stop()
