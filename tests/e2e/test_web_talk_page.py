@@ -308,14 +308,23 @@ def test_a_rating_held_under_a_pass_renewed_since_goes_with_the_renewed_pass_and
 
 
 def open_in_two_tabs(
-    web: WebStack, phone: Any, page: Page, title: str
+    web: WebStack, phone: Any, page: Page, title: str, rated: int | None = None
 ) -> tuple[dict[str, Any], Page, Page]:
-    """A new talk, and its page open in two tabs of one attendee's phone, none rated yet."""
+    """A new talk, and its page open in two tabs of one attendee's phone, none rated yet; or,
+    given `rated`, rated so in the first tab (brought to the front, as a tap there does: a tab
+    behind took Chromium 2 s to take a first click) with the event code, both tabs saying so
+    (a pass in hand)."""
     talk = web.add_talk(title=title)
     first, second = page, phone.new_page()
     for tab in (first, second):
         tab.goto(web.url(TALK_PAGE.format(id=talk["id"])))
         expect(tab.get_by_test_id("own-rating")).to_have_text("Choose a star to rate this talk.")
+    if rated is not None:
+        first.bring_to_front()
+        star(first, rated).click()
+        enter_event_code(first)
+        for tab in (first, second):
+            expect(tab.get_by_test_id("own-rating")).to_contain_text(f"You rated {rated} out of 5")
     return talk, first, second
 
 
@@ -323,15 +332,8 @@ def test_every_tab_of_an_attendee_shows_their_newest_rating_of_the_talk(
     web: WebStack, phone: Any, page: Page
 ) -> None:
     # Given one attendee with a talk's page open in two tabs of their phone's browser
-    talk, first, second = open_in_two_tabs(web, phone, page, "Open in two tabs")
-    # When they rate it 5 in the first tab (brought to the front, as a tap there does: a tab
-    # behind took Chromium 2 s to take a first click)
-    first.bring_to_front()
-    star(first, 5).click()
-    enter_event_code(first)
-    expect(first.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
-    # Then the second tab says 5 too
-    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 5 out of 5")
+    # When they rate it 5 in the first tab, Then the second tab says 5 too
+    talk, first, second = open_in_two_tabs(web, phone, page, "Open in two tabs", rated=5)
     # When they change it to 2 in the second tab
     second.bring_to_front()
     star(second, 2).click()
@@ -347,11 +349,7 @@ def test_an_attendee_s_other_tab_says_a_rating_waits_for_the_network_while_offli
     web: WebStack, phone: Any, page: Page
 ) -> None:
     # Given one attendee with a talk's page open in two tabs, a pass in hand (a rating made)
-    talk, first, second = open_in_two_tabs(web, phone, page, "Two tabs offline")
-    first.bring_to_front()
-    star(first, 4).click()
-    enter_event_code(first)
-    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    talk, first, second = open_in_two_tabs(web, phone, page, "Two tabs offline", rated=4)
     # When the phone goes offline and they change it to 3 in the first tab
     phone.set_offline(True)
     star(first, 3).click()
@@ -401,11 +399,7 @@ def test_two_tabs_of_a_talk_back_online_send_its_kept_rating_from_one_tab_counte
 ) -> None:
     # Given one attendee with a talk's page open in two tabs, a pass in hand, and a rating of
     # 3 kept while the phone was offline
-    talk, first, second = open_in_two_tabs(web, phone, page, "Two tabs, one sender")
-    first.bring_to_front()
-    star(first, 4).click()
-    enter_event_code(first)
-    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    talk, first, second = open_in_two_tabs(web, phone, page, "Two tabs, one sender", rated=4)
     sent = {tab: sends_of(tab, talk["id"]) for tab in (first, second)}
     phone.set_offline(True)
     star(first, 3).click()
@@ -432,11 +426,7 @@ def test_a_kept_rating_whose_tab_closes_mid_send_is_sent_by_the_other_tab_once(
     # Given one attendee with a talk's page open in two tabs, a pass in hand (a rating of 4),
     # and a network that swallows the first tab's next rating (no answer, nothing reaches
     # the service)
-    talk, first, second = open_in_two_tabs(web, phone, page, "Closed mid-send")
-    first.bring_to_front()
-    star(first, 4).click()
-    enter_event_code(first)
-    expect(second.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
+    talk, first, second = open_in_two_tabs(web, phone, page, "Closed mid-send", rated=4)
     swallowed: list[Route] = []
     first.route(
         lambda url: urlparse(url).path == "/ratings",

@@ -83,6 +83,32 @@ def set_aside_and_listed(
     return sorted((d for d in listed if d["topic"] == source), key=lambda d: d["offset"])
 
 
+def one_set_aside(
+    talk: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One event of the talk the projector set aside (valued 7, at offset 0 of a topic of its
+    own), and its dead letter as `ops dead-letters` lists it."""
+    [broken] = rated_seven(talk, 1)
+    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    return broken, letter
+
+
+def ops_json(capsys: pytest.CaptureFixture[str], code: int, *args: str) -> Any:
+    """The document `talkrate --json ops ARGS` printed, once it exited `code`."""
+    assert main(["--json", "ops", *args]) == code, args
+    return json.loads(capsys.readouterr().out)
+
+
+def said_unset(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, command: str
+) -> str:
+    """What `talkrate ops COMMAND` says (refused) with the variable `name` not set at all."""
+    monkeypatch.delenv(name)
+    wiring.reset()
+    assert main(["ops", command]) == 1
+    return capsys.readouterr().err
+
+
 def test_a_dead_letter_is_listed_repaired_and_redriven_once(
     configure: Callable[..., None],
     talk: str,
@@ -127,8 +153,7 @@ def test_a_redrive_kafka_does_not_acknowledge_leaves_the_letter_to_redrive_again
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given a record set aside, and the stream away
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    broken, letter = one_set_aside(talk, capsys)
     # (repaired without an eventId: the letter's is taken)
     repaired = json.dumps({k: v for k, v in {**broken, "value": 2}.items() if k != "eventId"})
     configure(STREAMS_CONNECTION="127.0.0.1:1", PUBLISH_TIMEOUT_SECONDS="1")
@@ -411,8 +436,7 @@ def test_two_operators_redriving_one_letter_at_once_publish_it_once(
 
     # Given a record set aside, and a broker slow to acknowledge (held still): both operators'
     # publishes are under way together
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    broken, letter = one_set_aside(talk, capsys)
     with LocalBroker() as broker:
         ensure_topics(broker.bootstrap, [topic], partitions=1)
         configure(STREAMS_CONNECTION=broker.bootstrap, PUBLISH_TIMEOUT_SECONDS="20")
@@ -458,8 +482,7 @@ def test_a_letter_rewritten_while_a_redrive_waits_for_it_is_not_published(
 ) -> None:
     # Given a record set aside, whose row another session holds (`ops forget-voter`, about to
     # rename the voter it names)
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    broken, letter = one_set_aside(talk, capsys)
     holder = psycopg2.connect(talks_dsn)
     try:
         with holder.cursor() as cursor:
@@ -1410,16 +1433,12 @@ def test_rebuild_and_check_refuse_a_topic_the_read_model_never_applied(
             assert model.rebuild_lock() is None
         # And with --json, each says so in its error document, with the topics
         for command in ("check", "rebuild"):
-            assert main(["--json", "ops", command]) == 1
-            document = json.loads(capsys.readouterr().out)
+            document = ops_json(capsys, 1, command)
             assert document["error"]["type"] == "urn:talkrate:cli:topic-not-applied", document
             assert (document["ratingsTopic"], document["appliedTopics"]) == (topic, [own])
         # And RATINGS_TOPIC not set at all (`ratings`) is said to be its default
-        monkeypatch.delenv("RATINGS_TOPIC")
-        wiring.reset()
-        assert main(["ops", "check"]) == 1
         assert "RATINGS_TOPIC is 'ratings' (not set: its default), and the read model" in (
-            capsys.readouterr().err
+            said_unset(monkeypatch, capsys, "RATINGS_TOPIC", "check")
         )
         # When RATINGS_TOPIC names the stack's own topic
         configure(

@@ -11,7 +11,6 @@ import psycopg2
 import pytest
 
 from sam_emulator.events.kafka import ensure_topics
-from talkrate import wiring
 from talkrate.adapters.postgres import PostgresDatabase, PostgresOutbox
 from talkrate.events import Rating
 from talkrate.locations import kafka_location
@@ -21,7 +20,7 @@ from talkrate_local.database import prepare
 from tests.backends import RELAY_TALKS
 from tests.conftest import consumed_by
 from tests.integration.test_kafka_publisher import consume_to_end, count_records
-from tests.integration.test_operations import rated_seven, set_aside_and_listed
+from tests.integration.test_operations import one_set_aside, ops_json, said_unset
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +59,7 @@ def test_a_redrive_into_a_topic_the_projector_does_not_consume_is_refused(
     # operator whose RATINGS_TOPIC is another stack's (the tests' topic, another group's)
     own, group = a_stack_s_own_topic(kafka_bootstrap)
     configure(PROJECTOR_CONSUMER_GROUP=group)
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    broken, letter = one_set_aside(talk, capsys)
     repaired = json.dumps({**broken, "value": 4})
     # When they redrive it, repaired
     assert main(["ops", "redrive", str(letter["id"]), "--value", repaired]) == 1
@@ -73,12 +71,10 @@ def test_a_redrive_into_a_topic_the_projector_does_not_consume_is_refused(
     assert line == refusal(topic, group, own, "redrive", where), line
     # And nothing was published, and the letter waits as it was, no redrive recorded on it
     assert count_records(kafka_bootstrap, topic) == 0
-    assert main(["--json", "ops", "dead-letters"]) == 0
-    [waiting] = [d for d in json.loads(capsys.readouterr().out) if d["id"] == letter["id"]]
+    [waiting] = [d for d in ops_json(capsys, 0, "dead-letters") if d["id"] == letter["id"]]
     assert (waiting["redriven_at"], waiting["redrives"]) == (None, letter["redrives"])
     # And with --json it says so in its error document, with the topics
-    assert main(["--json", "ops", "redrive", str(letter["id"]), "--value", repaired]) == 1
-    document = json.loads(capsys.readouterr().out)
+    document = ops_json(capsys, 1, "redrive", str(letter["id"]), "--value", repaired)
     assert document["error"]["type"] == "urn:talkrate:cli:topic-not-consumed", document
     assert (
         document["ratingsTopic"],
@@ -105,12 +101,10 @@ def test_a_group_that_committed_nothing_is_refused_and_new_topic_publishes(
     # group name mistyped, or a first deploy whose projector has taken no record yet)
     group = f"talkrate-new-projector-{uuid.uuid4().hex[:8]}"
     configure(PROJECTOR_CONSUMER_GROUP=group)
-    [broken] = rated_seven(talk, 1)
-    [letter] = set_aside_and_listed(broken, first_offset=0, capsys=capsys)
+    broken, letter = one_set_aside(talk, capsys)
     repaired = json.dumps({**broken, "value": 2})
     # When the operator redrives it
-    assert main(["--json", "ops", "redrive", str(letter["id"]), "--value", repaired]) == 1
-    document = json.loads(capsys.readouterr().out)
+    document = ops_json(capsys, 1, "redrive", str(letter["id"]), "--value", repaired)
     # Then it is refused, saying the group has committed nothing, and nothing is published
     assert document["error"]["type"] == "urn:talkrate:cli:topic-not-consumed", document
     assert document["consumedTopics"] == []
@@ -177,17 +171,13 @@ def test_a_relay_into_a_topic_the_projector_does_not_consume_is_refused(
         assert cursor.fetchall() == [(None, 0)]
     connection.close()
     # And with --json it says so in its error document
-    assert main(["--json", "ops", "relay"]) == 1
-    document = json.loads(capsys.readouterr().out)
+    document = ops_json(capsys, 1, "relay")
     assert document["error"]["type"] == "urn:talkrate:cli:topic-not-consumed", document
     assert document["consumedTopics"] == [own]
     # And with PROJECTOR_CONSUMER_GROUP not set, the group is said to be its default
     configure(TALKS_CONNECTION=RELAY_TALKS)
-    monkeypatch.delenv("PROJECTOR_CONSUMER_GROUP")
-    wiring.reset()
-    assert main(["ops", "relay"]) == 1
     assert "'talkrate-projector' (PROJECTOR_CONSUMER_GROUP not set: its default)" in (
-        capsys.readouterr().err
+        said_unset(monkeypatch, capsys, "PROJECTOR_CONSUMER_GROUP", "relay")
     )
     # When RATINGS_TOPIC names the stack's topic
     configure(TALKS_CONNECTION=RELAY_TALKS, PROJECTOR_CONSUMER_GROUP=group, RATINGS_TOPIC=own)
