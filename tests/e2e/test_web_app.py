@@ -4130,7 +4130,11 @@ class PublishedApp:
             route.continue_()  # config.json
 
     def route(self, page: Page) -> None:
-        """Serve the page's app from this layout."""
+        """Serve the page's app from this layout, to a page that registers no service worker:
+        a browser's routes do not see the requests a worker makes, so one installed would fetch
+        the entry page and the app's files past them (the worker is tested apart, by
+        test_web_offline, with the local runtime's layout)."""
+        page.add_init_script("delete Navigator.prototype.serviceWorker")
         page.route(lambda url: urlparse(url).path.startswith("/app"), self.serve)
 
     def publish(self, page: Page, build: str) -> None:
