@@ -15,7 +15,7 @@ from talkrate.errors import (
 from talkrate.leaderboard import ranked as places
 from talkrate.observability import logger
 from talkrate.ports import Catalog, EventStore, Ratings, RebuildRequests
-from talkrate.read_model import not_built, unbuilt_zeros
+from talkrate.read_model import not_built, unbuilt_zeros_of
 from talkrate.values import Histogram, KeptAnswer, Precondition, RatingSummary, Talk
 
 if TYPE_CHECKING:  # only the organisers' writes bring pydantic in
@@ -23,16 +23,19 @@ if TYPE_CHECKING:  # only the organisers' writes bring pydantic in
 
 
 class RatedTalk(NamedTuple):
-    """A talk with its rating summary (None when the read model could not be reached)."""
+    """A talk with its rating summary (None when the read model could not be reached);
+    `unreadable` when its own could not be read while others' were (its shard of a Redis
+    Cluster lost)."""
 
     talk: Talk
     summary: RatingSummary | None
+    unreadable: bool = False
 
 
 class TalkPage(NamedTuple):
     """One page of a catalog search; `rebuilding` when its talks are without their summaries
     because the read model is being rebuilt (Redis lost it), `unavailable` because it cannot be
-    read (Redis unreachable)."""
+    read (Redis unreachable), or some of them cannot (each RatedTalk `unreadable`)."""
 
     talks: list[RatedTalk]
     total: int
@@ -49,32 +52,47 @@ class Ranked(NamedTuple):
     summary: RatingSummary
 
 
+class Unreadable(NamedTuple):
+    """A place on the leaderboard whose talk's counts could not be read (its shard of a Redis
+    Cluster lost): its rank is known (the board's scores are kept apart), its counts are not."""
+
+    rank: int
+    talk: Talk
+
+
 class Leaderboard(NamedTuple):
     """The best talks, best first; none and `rebuilding` while the read model is being rebuilt
-    (Redis lost it: an empty board would read as "nobody rated yet")."""
+    (Redis lost it: an empty board would read as "nobody rated yet"). `unreadable`: the places
+    of the page whose counts could not be read, left out of `ranked` (which keeps its ranks)."""
 
     ranked: list[Ranked]
     rebuilding: bool = False
+    unreadable: list[Unreadable] = []  # noqa: RUF012 (a NamedTuple's default, never changed)
 
 
 class Summaries(NamedTuple):
     """Talks' rating summaries by id: none when the read model is (`unavailable`) unreachable,
-    or (`rebuilding`) not built."""
+    or (`rebuilding`) not built; some, and the `unreadable` talks, when a shard of a Redis
+    Cluster is lost."""
 
     of: dict[str, RatingSummary]
     rebuilding: bool = False
     unavailable: bool = False
+    unreadable: frozenset[str] = frozenset()
 
 
 def _summaries(ratings: Ratings, talk_ids: list[str], rebuilds: RebuildRequests) -> Summaries:
     try:
-        histograms = ratings.histograms(talk_ids)
-        if unbuilt_zeros(ratings, histograms.values(), rebuilds):
+        readable = ratings.readable_histograms(talk_ids)
+        if unbuilt_zeros_of(ratings, readable.of, rebuilds):
             return Summaries({}, rebuilding=True)
     except BackendUnavailable:
         logger.warning("read model unreachable: talks listed without their ratings")
         return Summaries({}, unavailable=True)
-    return Summaries({t: RatingSummary.of(h) for t, h in histograms.items()})
+    return Summaries(
+        {t: RatingSummary.of(h) for t, h in readable.of.items()},
+        unreadable=frozenset(readable.unreadable),
+    )
 
 
 def find_talks(
@@ -94,10 +112,10 @@ def find_talks(
     talks, total = catalog.search(query, track, limit, offset)
     summaries = _summaries(ratings, [t.id for t in talks], rebuilds)
     return TalkPage(
-        [RatedTalk(t, summaries.of.get(t.id)) for t in talks],
+        [RatedTalk(t, summaries.of.get(t.id), t.id in summaries.unreadable) for t in talks],
         total,
         summaries.rebuilding,
-        summaries.unavailable,
+        summaries.unavailable or bool(summaries.unreadable),
     )
 
 
@@ -286,11 +304,17 @@ def leaderboard(
         return Leaderboard([], rebuilding=True)
     if summaries.unavailable:  # (Redis went away between the two reads)
         raise ReadModelUnavailable("the read model stopped answering")
+    # A place whose counts cannot be read (its shard lost; the board's own key answered) keeps
+    # its rank, and is said apart: the ranks of the others do not close up over it.
     return Leaderboard(
         [
             Ranked(
                 rank, talks[t], score, summaries.of.get(t) or RatingSummary.of(Histogram.empty())
             )
             for rank, t, score in places(ranked)
-        ]
+            if t not in summaries.unreadable
+        ],
+        unreadable=[
+            Unreadable(rank, talks[t]) for rank, t, _ in places(ranked) if t in summaries.unreadable
+        ],
     )

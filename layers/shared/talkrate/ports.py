@@ -6,7 +6,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from talkrate.events import Rating
-from talkrate.values import Histogram, KeptAnswer, Precondition, RatingWindow, Saved, Talk
+from talkrate.values import (
+    Histogram,
+    KeptAnswer,
+    Precondition,
+    RatingWindow,
+    ReadableHistograms,
+    Saved,
+    Talk,
+)
 
 if TYPE_CHECKING:  # the projection side's values: the API never loads them
     from talkrate.projected import (
@@ -376,8 +384,18 @@ class Ratings(Protocol):
         """Several talks' histograms at once."""
         ...
 
+    def readable_histograms(self, talk_ids: list[str]) -> ReadableHistograms:
+        """Several talks' histograms, those that can be read: on a cluster that lost a shard,
+        the other shards' talks (BackendUnavailable when none can be read)."""
+        ...
+
     def is_built(self) -> bool:
         """Whether the read model is built (see RatingsReadModel.is_built)."""
+        ...
+
+    def built_for(self, talk_ids: list[str]) -> bool:
+        """Whether the read model is built where these talks are kept (on a cluster, their
+        slots; on one Redis, is_built)."""
         ...
 
     def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:

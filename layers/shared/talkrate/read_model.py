@@ -31,3 +31,17 @@ def unbuilt_zeros(
     built (see not_built). Asked of Redis only when one of them holds no rating (a talk nobody
     rated, or a read model lost): a read of rated talks costs no round trip more."""
     return not all(histogram.total for histogram in histograms) and not_built(read_model, rebuilds)
+
+
+def unbuilt_zeros_of(
+    read_model: Ratings, histograms: dict[str, Histogram], rebuilds: RebuildRequests
+) -> bool:
+    """unbuilt_zeros for histograms by talk id, asking only where their talks with no rating
+    are kept (Ratings.built_for: on a cluster, their slots), so that a shard lost elsewhere
+    does not stop the answer; when not built, a rebuild is asked for at once."""
+    zeros = [talk_id for talk_id, histogram in histograms.items() if not histogram.total]
+    if not zeros or read_model.built_for(zeros):
+        return False
+    logger.warning("the read model is not built: its zeros are not shown, a rebuild is asked for")
+    rebuilds.rebuild_soon()
+    return True

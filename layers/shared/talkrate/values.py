@@ -197,6 +197,15 @@ class Precondition(NamedTuple):
         )
 
 
+class ReadableHistograms(NamedTuple):
+    """What could be read of several talks' histograms: those read, and the talks whose could
+    not be (on a Redis Cluster that lost a shard whole while the others serve their slots:
+    `cluster-require-full-coverage no`), in the order asked."""
+
+    of: dict[str, Histogram]
+    unreadable: tuple[str, ...] = ()
+
+
 class RatingSummary:
     """How a talk is rated, from the read model (a plain class: `count` would hide a tuple's)."""
 

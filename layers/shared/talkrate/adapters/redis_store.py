@@ -57,6 +57,7 @@ from talkrate.adapters.cluster_client import (
     BoundedCluster,
     BudgetedConnection,
     BudgetedSSLConnection,
+    ClusterDownOnRead,
     answered_once,
 )
 from talkrate.errors import (
@@ -80,9 +81,10 @@ from talkrate.projected import (
     RebuildLock,
 )
 from talkrate.redis_urls import UNREAD_OPTION, misread
-from talkrate.values import RATING_VALUES, Histogram
+from talkrate.values import RATING_VALUES, Histogram, ReadableHistograms
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
+_Read = TypeVar("_Read")
 
 # What a call raises when Redis gives no answer: redis-py's errors, and a cluster client's own
 # (RedisClusterException, which is no RedisError: "Redis Cluster cannot be connected" when no
@@ -155,6 +157,14 @@ _STAGED_SLICE = 1000  # fields (a talk's votes, the leaderboard's talks) written
 SWAP_ANSWER_WAIT_S = 30.0
 SOCKET_TIMEOUT_S = 5.0  # a command's answer taken as lost after this long
 REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
+# A read of the programme or the leaderboard that every shard of a cluster refused (CLUSTERDOWN:
+# a failover under way) is made once more after FAILOVER_WAIT_S, when the refusal came within
+# FAILOVER_RETRY_WITHIN_S of the read's start (so the second read, bounded as any call, still
+# ends within the function's 12 s). On the test cluster a primary killed made every node refuse
+# for 0.64 to 0.88 s (five kills); Redis's replica asks for the votes 0.5 to 1 s after it sees
+# its primary fail, whatever the node timeout (docs/decisions.md, 2026-12-07).
+FAILOVER_WAIT_S = 1.2
+FAILOVER_RETRY_WITHIN_S = 2.0
 LIVE_REPLICAS_SECONDS = 10.0  # how long one Redis's count of its replicas is taken as it was
 # How long a batch's call waits for its slot while the cluster moves it (TRYAGAIN: the talk's keys
 # are half moved), trying again every SLOT_MOVE_RETRY_S, before the batch fails.
@@ -766,6 +776,67 @@ class RedisReadModel:
             talk_id: _histogram(fields) for talk_id, fields in zip(talk_ids, stored, strict=True)
         }
 
+    def readable_histograms(self, talk_ids: list[str]) -> ReadableHistograms:
+        """The histograms of several talks that can be read, and the talks whose cannot.
+
+        One round trip (one per node on a cluster) while every node answers. On a cluster that
+        does not (a shard lost whole, its slots unserved while the others serve theirs:
+        `cluster-require-full-coverage no`; or a primary killed, its replica not promoted yet),
+        each shard's talks are read apart and a shard's that fails is said unreadable. When every
+        shard refused (CLUSTERDOWN: a failover under way) the shards are asked once more after
+        FAILOVER_WAIT_S. BackendUnavailable when no talk's histogram can be read."""
+        if not talk_ids:
+            return ReadableHistograms({})
+        started = time.monotonic()
+        try:
+            return ReadableHistograms(self.histograms(talk_ids))
+        except BackendUnavailable:
+            if not self.cluster:
+                raise
+        read, refused = self._histograms_by_shard(talk_ids)
+        if not read and refused and time.monotonic() - started < FAILOVER_RETRY_WITHIN_S:
+            time.sleep(FAILOVER_WAIT_S)
+            read, refused = self._histograms_by_shard(talk_ids)
+        if not read:
+            raise BackendUnavailable("the read model is unreachable")
+        logger.warning(
+            "a shard of the read model is unreachable: some talks listed without their ratings",
+            extra={"unreadable": len(talk_ids) - len(read)},
+        )
+        return ReadableHistograms(read, tuple(t for t in talk_ids if t not in read))
+
+    def _histograms_by_shard(self, talk_ids: list[str]) -> tuple[dict[str, Histogram], bool]:
+        """The talks' histograms read shard by shard, those of the shards that answer; and
+        whether a shard refused with CLUSTERDOWN (the cluster failing over)."""
+        shards: dict[str, list[str]] = defaultdict(list)
+        for talk_id in talk_ids:
+            try:
+                shards[self.client.get_node_from_key(histogram_key(talk_id)).name].append(talk_id)  # type: ignore[union-attr]
+            except _UNANSWERED:  # (a slot no node serves, as the client knows the cluster)
+                continue
+        read: dict[str, Histogram] = {}
+        refused = False
+        for talks in shards.values():
+            try:
+                read.update(self.histograms(talks))
+            except BackendUnavailable as error:
+                refused = refused or isinstance(error.__cause__, ClusterDownOnRead)
+        return read, refused
+
+    def _riding_out_failover(self, read: Callable[[], _Read]) -> _Read:
+        """The read, made once more after FAILOVER_WAIT_S when the cluster refused it at once
+        (CLUSTERDOWN: a failover under way); its errors as the read raises them."""
+        started = time.monotonic()
+        try:
+            with answered_once():
+                return read()
+        except ClusterDownOnRead:
+            if not self.cluster or time.monotonic() - started > FAILOVER_RETRY_WITHIN_S:
+                raise
+        time.sleep(FAILOVER_WAIT_S)
+        with answered_once():
+            return read()
+
     @unreachable_as_backend_error
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
         """Apply a batch, each talk atomically, skipping what was applied to the talk before.
@@ -1137,13 +1208,16 @@ class RedisReadModel:
     def leaderboard(self, limit: int, among: list[str] | None = None) -> list[tuple[str, float]]:
         """The best talks by Bayesian average, best first; `among` restricts to those talks."""
         try:
-            with answered_once():
-                if among is None:
-                    ranked: list[tuple[bytes, float]] = self.client.zrevrange(  # type: ignore[assignment]
-                        LEADERBOARD_KEY, 0, limit - 1, withscores=True
-                    )
-                    return [(talk.decode(), float(score)) for talk, score in ranked]
-                scores = self.client.zmscore(LEADERBOARD_KEY, among) if among else []
+            if among is None:
+                ranked: list[tuple[bytes, float]] = self._riding_out_failover(
+                    lambda: self.client.zrevrange(LEADERBOARD_KEY, 0, limit - 1, withscores=True)  # type: ignore[arg-type,return-value]
+                )
+                return [(talk.decode(), float(score)) for talk, score in ranked]
+            scores = (
+                self._riding_out_failover(lambda: self.client.zmscore(LEADERBOARD_KEY, among))
+                if among
+                else []
+            )
         except _UNANSWERED as error:
             raise BackendUnavailable("the read model is unreachable") from error
         scored = [(t, float(s)) for t, s in zip(among, scores, strict=True) if s is not None]
@@ -1693,6 +1767,20 @@ class RedisReadModel:
             max_bytes=int(info.get("maxmemory", 0)),
             policy=str(info.get("maxmemory_policy", "unknown")),
         )
+
+    @unreachable_as_backend_error
+    def built_for(self, talk_ids: list[str]) -> bool:
+        """Whether the read model is built where these talks are kept: on a cluster the marks
+        of their slots only (one pipeline), so a shard lost elsewhere does not stop the answer;
+        on one Redis, is_built."""
+        if not self.cluster:
+            return self.is_built()
+        marks = sorted({_mark_of(histogram_key(talk_id)) for talk_id in talk_ids})
+        pipe = self.client.pipeline(transaction=False)
+        for mark in marks:
+            pipe.exists(mark)
+        with answered_once():
+            return all(pipe.execute())
 
     @unreachable_as_backend_error
     def is_built(self) -> bool:

@@ -208,6 +208,13 @@ class TalkOut(Talk):
         "(or at any time before this, without one).",
     )
     summary: RatingSummary | None = None
+    unavailable: bool = Field(
+        default=False,
+        description="Only in GET /talks, when this talk's counts could not be read while "
+        "other talks' were (its shard of a Redis Cluster lost, the others serving theirs): its "
+        "summary is left out, which is not zero; the page says `unavailable` too. Absent "
+        "(false) otherwise.",
+    )
 
 
 class TalkPageOut(Document):
@@ -228,7 +235,9 @@ class TalkPageOut(Document):
         default=False,
         description="Only while the read model cannot be read (its Redis does not answer): the "
         "talks come without their summaries, which are not zero; read it again later (a client "
-        "backs off: seconds, then up to a minute). Absent (false) otherwise.",
+        "backs off: seconds, then up to a minute). On a Redis Cluster that lost a shard while "
+        "the others serve theirs, only the talks of that shard come without them, each marked "
+        "`unavailable`. Absent (false) otherwise.",
     )
 
 
@@ -260,6 +269,18 @@ class RankedTalk(Document):
     )
 
 
+class UnreadablePlace(Document):
+    """A place on the leaderboard whose talk's counts could not be read."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    rank: int = Field(description="Its place on the board (the board's scores are kept apart).")
+    talk_id: str = Field(alias="talkId")
+    title: str
+    language: str | None = None
+    track: str | None
+
+
 class LeaderboardOut(Document):
     """200 to GET /leaderboard."""
 
@@ -271,6 +292,13 @@ class LeaderboardOut(Document):
         description="Only while the ratings are being rebuilt from the event store (the read "
         "model's Redis lost them; usually seconds): `talks` is empty, which is not a board nobody has "
         "rated yet; read it again in a few seconds. Absent (false) otherwise.",
+    )
+    unreadable: list[UnreadablePlace] = Field(
+        default_factory=list,
+        description="Only while some of the page's places cannot be read (their talks' shard of "
+        "a Redis Cluster lost, the others and the board serving theirs): those places, by "
+        "rank, left out of `talks`, whose ranks stay the board's (1, 2, 4: the third is here); "
+        "read it again later. Absent otherwise. A board that cannot be read at all is a 503.",
     )
 
 

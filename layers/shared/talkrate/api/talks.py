@@ -110,6 +110,8 @@ def _talk_out(rated: RatedTalk) -> dict[str, Any]:
     body = talk_document(rated.talk)
     if rated.summary is not None:
         body["summary"] = rated.summary.document()
+    if rated.unreadable:
+        body["unavailable"] = True
     return body
 
 
@@ -282,4 +284,15 @@ def get_leaderboard(
     }
     if board.rebuilding:
         body["rebuilding"] = True
+    if board.unreadable:
+        body["unreadable"] = [
+            {
+                "rank": place.rank,
+                "talkId": place.talk.id,
+                "title": place.talk.title,
+                "language": place.talk.language,
+                "track": place.talk.track,
+            }
+            for place in board.unreadable
+        ]
     return body

@@ -1,0 +1,188 @@
+"""The programme and the leaderboard on a Redis Cluster that lost part of itself: a shard lost
+whole while the others serve their slots (`cluster-require-full-coverage no`), and a primary
+killed while its replica is promoted (a failover).
+
+Each test starts a cluster of its own (tests/redis_cluster.py, about 3 s). Real PostgreSQL,
+Redis Cluster and Kafka-API broker; the API's handler called in process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg2
+import pytest
+import redis
+
+from talkrate.adapters.redis_store import LEADERBOARD_KEY, histogram_key
+from tests.backends import built
+from tests.builders import (
+    LambdaContextStub,
+    kafka_event,
+    load_function,
+    rating_event,
+    ratings_batch,
+    unique_talk_id,
+)
+from tests.integration.conftest import Call
+from tests.integration.test_cluster_unanswered import timed
+from tests.redis_cluster import LocalRedisCluster
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_cluster(talks_dsn: str) -> Iterator[LocalRedisCluster]:
+    """A Redis Cluster for this test alone, its read model built."""
+    with LocalRedisCluster() as cluster:
+        built(cluster.url, talks_dsn)
+        yield cluster
+
+
+@pytest.fixture
+def track(talks_dsn: str) -> Iterator[str]:
+    """A track of this test's own; its talks removed afterwards."""
+    name = unique_talk_id("track")
+    yield name
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM talks WHERE track = %s", (name,))
+    connection.close()
+
+
+def talks_on(
+    cluster: LocalRedisCluster, talks_dsn: str, track: str, wanted: dict[int, int]
+) -> dict[int, list[str]]:
+    """Talks of the track in the catalog, `wanted[port]` of them kept on the shard of the
+    primary at `port` (ids drawn until each shard has its share)."""
+    found: dict[int, list[str]] = {port: [] for port in wanted}
+    while any(len(found[port]) < n for port, n in wanted.items()):
+        talk_id = unique_talk_id()
+        port = cluster.primary_of(histogram_key(talk_id))
+        if port in found and len(found[port]) < wanted[port]:
+            found[port].append(talk_id)
+    with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
+        for talk_id in sum(found.values(), []):
+            cursor.execute(
+                "INSERT INTO talks (id, title, track) VALUES (%s, %s, %s)",
+                (talk_id, f"Talk {talk_id}", track),
+            )
+    connection.close()
+    return found
+
+
+def rated(topic: str, ratings: dict[str, list[int]]) -> None:
+    """The ratings projected (one batch)."""
+    events = [rating_event(talk, value) for talk, values in ratings.items() for value in values]
+    load_function("projector")(
+        kafka_event(ratings_batch(topic, 0, 0, events)), LambdaContextStub("projector")
+    )
+
+
+def until(condition: Callable[[], bool], what: str, within: float = 30) -> None:
+    """Until the condition holds (`what` said if it does not within the time)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_lost_shard_takes_only_its_own_talks_counts_off_the_programme_and_the_board(
+    api: Call,
+    configure: Callable[..., None],
+    own_cluster: LocalRedisCluster,
+    talks_dsn: str,
+    track: str,
+    topic: str,
+) -> None:
+    # Given a cluster whose nodes serve their slots when a shard is lost (set on every node)
+    for port in own_cluster.live_ports():
+        redis.Redis(port=port).config_set("cluster-require-full-coverage", "no")
+    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
+    # And a track's talks on the shard to be lost (neither the board's nor the URL's node's)
+    # and on the board's shard, rated so that they rank alternately lost and kept
+    board = own_cluster.primary_of(LEADERBOARD_KEY)
+    [lost] = [
+        primary
+        for primary in own_cluster.primaries()
+        if primary != board
+        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
+    ][:1]
+    found = talks_on(own_cluster, talks_dsn, track, {lost: 2, board: 3})
+    first, third = found[lost]
+    second, fourth, unrated = found[board]
+    rated(topic, {first: [5, 5, 5], second: [5, 5], third: [5], fourth: [4]})
+    before = api("GET", "/talks", query={"track": track})
+    assert all("summary" in item for item in before["json"]["items"]), before["body"]
+    # When that shard loses its primary and its replica, and the others see it failed
+    for port in (lost, own_cluster.replica_of(lost)):
+        own_cluster.kill(port)
+    survivor = redis.Redis(port=board, socket_timeout=5)
+    until(lambda: int(survivor.cluster("info")["cluster_slots_fail"]) > 0, "no slot failed")
+    assert survivor.cluster("info")["cluster_state"] == "ok"  # (the others serve their slots)
+    # And the programme and the leaderboard are read
+    programme, programme_in = timed(lambda: api("GET", "/talks", query={"track": track}))
+    board_read, board_in = timed(lambda: api("GET", "/leaderboard", query={"track": track}))
+    # Then the programme counts the talks the live shards keep, and says only the lost shard's
+    # unavailable (before: every talk without its counts, the page `unavailable`)
+    assert programme["statusCode"] == 200, programme["body"]
+    items = {item["id"]: item for item in programme["json"]["items"]}
+    assert programme["json"]["unavailable"] is True
+    assert {t for t, item in items.items() if item.get("unavailable")} == {first, third}
+    assert not [t for t in (first, third) if "summary" in items[t]]
+    counts = {t: items[t]["summary"]["count"] for t in (second, fourth, unrated)}
+    assert counts == {second: 2, fourth: 1, unrated: 0}
+    assert programme_in < 3, f"the programme answered after {programme_in:.1f} s"
+    # And the board ranks every talk (its scores are kept apart), with the counts it can read
+    # and the places it cannot said apart, ranks kept (before: a 503 for the whole board)
+    assert board_read["statusCode"] == 200, board_read["body"]
+    ranked = [
+        (place["rank"], place["talkId"], place["count"]) for place in board_read["json"]["talks"]
+    ]
+    assert ranked == [(2, second, 2), (4, fourth, 1)]
+    unreadable = [(place["rank"], place["talkId"]) for place in board_read["json"]["unreadable"]]
+    assert unreadable == [(1, first), (3, third)]
+    assert board_in < 3, f"the board answered after {board_in:.1f} s"
+
+
+@pytest.mark.parametrize("route", ["/talks", "/leaderboard"])
+def test_the_programme_and_the_board_ride_out_a_failover(
+    api: Call,
+    configure: Callable[..., None],
+    own_cluster: LocalRedisCluster,
+    talks_dsn: str,
+    track: str,
+    topic: str,
+    route: str,
+) -> None:
+    # Given a track's talks on two shards of a cluster (every slot required: Redis's default),
+    # rated and read
+    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
+    board = own_cluster.primary_of(LEADERBOARD_KEY)
+    [killed] = [
+        primary
+        for primary in own_cluster.primaries()
+        if primary != board
+        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
+    ][:1]
+    found = talks_on(own_cluster, talks_dsn, track, {killed: 1, board: 1})
+    rated(topic, {found[killed][0]: [5], found[board][0]: [4, 4]})
+    assert api("GET", route, query={"track": track})["statusCode"] == 200
+    # When a primary is killed, and the others see it failed: every node refuses every command
+    # (CLUSTERDOWN) until its replica is promoted (0.64 to 0.88 s on this cluster)
+    own_cluster.kill(killed)
+    survivor = redis.Redis(port=board, socket_timeout=5)
+    until(lambda: survivor.cluster("info")["cluster_state"] == "fail", "no failover began")
+    # And the route is read
+    read, read_in = timed(lambda: api("GET", route, query={"track": track}))
+    # Then it is read once more after the failover, every count shown (before: the programme
+    # said every count unavailable, the board a 503), within the bound of one retry
+    assert read["statusCode"] == 200, read["body"]
+    if route == "/talks":
+        assert "unavailable" not in read["json"], read["body"]
+        counts = {item["id"]: item["summary"]["count"] for item in read["json"]["items"]}
+    else:
+        assert "unreadable" not in read["json"], read["body"]
+        counts = {place["talkId"]: place["count"] for place in read["json"]["talks"]}
+    assert counts == {found[killed][0]: 1, found[board][0]: 2}
+    assert read_in < 6, f"answered after {read_in:.1f} s"
