@@ -62,7 +62,7 @@ def talks_on(
         if port in found and len(found[port]) < wanted[port]:
             found[port].append(talk_id)
     with psycopg2.connect(talks_dsn) as connection, connection.cursor() as cursor:
-        for talk_id in sum(found.values(), []):
+        for talk_id in [t for talks in found.values() for t in talks]:
             cursor.execute(
                 "INSERT INTO talks (id, title, track) VALUES (%s, %s, %s)",
                 (talk_id, f"Talk {talk_id}", track),

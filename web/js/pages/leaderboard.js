@@ -122,7 +122,7 @@ export function leaderboardPage(main) {
       const board = await get(`/leaderboard?${query}`);
       if (stopped || of !== track || !read.draws()) return false;
       unreadableNow = false;
-      retries.reset();
+      if (!board.unreadable?.length) retries.reset(); // (places unreadable: read again, backing off)
       badge.unreadable(false);
       badge.recounting(board.rebuilding);
       recountedNow = Boolean(board.rebuilding);
@@ -139,8 +139,13 @@ export function leaderboardPage(main) {
       const news = board.talks.some((row) => rows.has(row.talkId) && row.count > rows.get(row.talkId).shownCount);
       // Rows are kept per talk and updated in place, so the keyboard focus (on a talk's link)
       // stays where it was while the board moves.
-      const scores = formatScores(board.talks, board.prior || null);
-      const nodes = board.talks.map((row, i) => {
+      const formatted = formatScores(board.talks, board.prior || null);
+      const scoreOf = new Map(board.talks.map((row, i) => [row.talkId, formatted[i]]));
+      // Places whose counts could not be read (`unreadable`: a lost part of the service's store)
+      // keep their rank among the others, their counts said unavailable, not zero.
+      const lost = (board.unreadable || []).map((row) => ({ ...row, unreadable: true }));
+      const placed = [...board.talks, ...lost].sort((a, b) => a.rank - b.rank);
+      const nodes = placed.map((row) => {
         let kept = rows.get(row.talkId);
         if (!kept) {
           kept = { rank: h("td", { class: "rank" }), talk: h("td", {}), score: h("td", { class: "num", "data-label": "Score" }), avg: h("td", { class: "num", "data-label": "Average" }), count: h("td", { class: "num", "data-label": "Ratings" }), key: null };
@@ -148,10 +153,11 @@ export function leaderboardPage(main) {
           rows.set(row.talkId, kept);
         }
         setText(kept.rank, String(row.rank));
-        setText(kept.score, scores[i]);
-        setText(kept.avg, formatAvg(row.avg, row.ratings));
-        setText(kept.count, formatCount(row.count)); // "25,000", as every other page writes it
-        kept.shownCount = row.count;
+        setText(kept.score, row.unreadable ? "—" : scoreOf.get(row.talkId));
+        setText(kept.avg, row.unreadable ? "—" : formatAvg(row.avg, row.ratings));
+        // "25,000", as every other page writes it
+        setText(kept.count, row.unreadable ? "unavailable" : formatCount(row.count));
+        kept.shownCount = row.unreadable ? kept.shownCount : row.count;
         const key = JSON.stringify([row.title, row.language, row.track]);
         if (kept.key !== key) {
           // (a line of their own: on a hall's big screen, the title and its track side by side)
@@ -162,7 +168,7 @@ export function leaderboardPage(main) {
         }
         return kept.node;
       });
-      const ids = new Set(board.talks.map((row) => row.talkId));
+      const ids = new Set(placed.map((row) => row.talkId));
       for (const id of [...rows.keys()]) if (!ids.has(id)) rows.delete(id);
       arrange(body, nodes);
       fitScreen();
@@ -171,7 +177,13 @@ export function leaderboardPage(main) {
       announcer.figures(leaders(board.talks), board.talks.slice(0, 3).map((row) => `${row.rank} ${row.talkId}`).join("\n"));
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       const inTrack = of ? ` in ${of}` : "";
-      setText(status, board.talks.length ? "" : `No talk${inTrack} has been rated yet.`);
+      const unread = lost.length === 1 ? "1 talk's counts" : `${lost.length} talks' counts`;
+      setText(status, lost.length ? `${unread} could not be read just now; trying again shortly.`
+        : board.talks.length ? "" : `No talk${inTrack} has been rated yet.`);
+      if (lost.length) {
+        clearTimeout(recount);
+        recount = setTimeout(() => refresh().catch(() => {}), retries.next());
+      }
       stale.read();
       readTracks();
       return news;

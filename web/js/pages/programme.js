@@ -139,7 +139,9 @@ function card(talk, mark) {
 function scoreOf(talk, said) {
   // Listed without its summary: not "0 ratings"; why (the service recounts them, or cannot
   // read them just now) is said once above the list, not on each card.
-  if (!talk.summary) return said ? null : h("span", { class: "muted" }, "Ratings not available just now");
+  // A talk marked `unavailable` (its counts alone unreadable: a lost part of the service's
+  // store) says so on its card, the others' counts shown.
+  if (!talk.summary) return said && !talk.unavailable ? null : h("span", { class: "muted" }, "Ratings not available just now");
   const summary = talk.summary;
   return [
     h("span", { class: "stars" },
@@ -278,7 +280,7 @@ export function programmePage(main) {
         cards.set(talk.id, kept);
       }
       const summary = talk.summary || {};
-      const scoreKey = JSON.stringify([Boolean(talk.summary) || explained, summary.count, summary.avg]);
+      const scoreKey = JSON.stringify([Boolean(talk.summary) || explained, talk.unavailable === true, summary.count, summary.avg]);
       if (kept.scoreKey !== scoreKey) {
         fill(kept.score, scoreOf(talk, explained));
         kept.scoreKey = scoreKey;
