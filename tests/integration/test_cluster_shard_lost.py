@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
 import redis
 
-from talkrate.adapters.redis_store import LEADERBOARD_KEY, histogram_key
+from talkrate.adapters.redis_store import FAILOVER_RIDE_S, LEADERBOARD_KEY, histogram_key
 from tests.backends import built
 from tests.builders import (
     LambdaContextStub,
@@ -132,7 +133,11 @@ def test_a_lost_shard_takes_only_its_own_talks_counts_off_the_programme_and_the_
     assert not [t for t in (first, third) if "summary" in items[t]]
     counts = {t: items[t]["summary"]["count"] for t in (second, fourth, unrated)}
     assert counts == {second: 2, fourth: 1, unrated: 0}
-    assert programme_in < 3, f"the programme answered after {programme_in:.1f} s"
+    # (a bound of behaviour, not of speed: the lost nodes refuse the connection at once, where a
+    # read that waited on them would wait the socket timeout, 5 s, for the page's pipeline and
+    # again for the shard's own read; the read took 0.5 to 1 s on a quiet machine and 4.7 s
+    # beside other tests on a loaded one, hence twice 5 s)
+    assert programme_in < 10, f"the programme answered after {programme_in:.1f} s"
     # And the board ranks every talk (its scores are kept apart), with the counts it can read
     # and the places it cannot said apart, ranks kept (before: a 503 for the whole board)
     assert board_read["statusCode"] == 200, board_read["body"]
@@ -142,7 +147,7 @@ def test_a_lost_shard_takes_only_its_own_talks_counts_off_the_programme_and_the_
     assert ranked == [(2, second, 2), (4, fourth, 1)]
     unreadable = [(place["rank"], place["talkId"]) for place in board_read["json"]["unreadable"]]
     assert unreadable == [(1, first), (3, third)]
-    assert board_in < 3, f"the board answered after {board_in:.1f} s"
+    assert board_in < 10, f"the board answered after {board_in:.1f} s"  # (as the programme)
 
 
 @pytest.mark.parametrize("route", ["/talks", "/leaderboard"])
@@ -176,7 +181,7 @@ def test_the_programme_and_the_board_ride_out_a_failover(
     # And the route is read
     read, read_in = timed(lambda: api("GET", route, query={"track": track}))
     # Then it is read once more after the failover, every count shown (before: the programme
-    # said every count unavailable, the board a 503), within the bound of one retry
+    # said every count unavailable, the board a 503)
     assert read["statusCode"] == 200, read["body"]
     if route == "/talks":
         assert "unavailable" not in read["json"], read["body"]
@@ -185,4 +190,61 @@ def test_the_programme_and_the_board_ride_out_a_failover(
         assert "unreadable" not in read["json"], read["body"]
         counts = {place["talkId"]: place["count"] for place in read["json"]["talks"]}
     assert counts == {found[killed][0]: 1, found[board][0]: 2}
-    assert read_in < 6, f"answered after {read_in:.1f} s"
+    # And it did not read on past its bound: FAILOVER_RIDE_S (4 s) from the read's start, then
+    # the reads themselves, given 4 s more for a machine three times slower and loaded
+    assert read_in < FAILOVER_RIDE_S + 4, f"answered after {read_in:.1f} s"
+
+
+@pytest.mark.parametrize("route", ["/talks", "/leaderboard"])
+def test_the_programme_and_the_board_ride_out_an_election_longer_than_a_second(
+    api: Call,
+    configure: Callable[..., None],
+    own_cluster: LocalRedisCluster,
+    talks_dsn: str,
+    track: str,
+    topic: str,
+    route: str,
+) -> None:
+    # Given a track's talks on two shards of a cluster (every slot required), rated and read
+    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
+    board = own_cluster.primary_of(LEADERBOARD_KEY)
+    [killed] = [
+        primary
+        for primary in own_cluster.primaries()
+        if primary != board
+        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
+    ][:1]
+    found = talks_on(own_cluster, talks_dsn, track, {killed: 1, board: 1})
+    rated(topic, {found[killed][0]: [5], found[board][0]: [4, 4]})
+    assert api("GET", route, query={"track": track})["statusCode"] == 200
+    # When a primary is killed whose replica does not ask to take over (it may be told to),
+    # and the others see it failed: every node refuses every command (CLUSTERDOWN)
+    replica = redis.Redis(port=own_cluster.replica_of(killed), socket_timeout=5)
+    replica.config_set("cluster-replica-no-failover", "yes")
+    own_cluster.kill(killed)
+    survivor = redis.Redis(port=board, socket_timeout=5)
+    until(lambda: survivor.cluster("info")["cluster_state"] == "fail", "no failover began")
+    # And the route is read, and the replica promoted at once (a takeover: no election) 2.2 s
+    # after the read began: an election longer than one read again 1.2 s after the refusal
+    # would have waited (what is waited here is the fault's length, not a condition)
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        reading = pool.submit(api, "GET", route, query={"track": track})
+        time.sleep(2.2)
+        replica.execute_command("CLUSTER FAILOVER TAKEOVER")
+        read = reading.result(timeout=40)
+        read_in = time.monotonic() - started
+    # Then it is read again until the cluster answers, every count shown (before: after one
+    # read again the programme said every count unavailable, the board was a 503)
+    assert read["statusCode"] == 200, read["body"]
+    if route == "/talks":
+        assert "unavailable" not in read["json"], read["body"]
+        counts = {item["id"]: item["summary"]["count"] for item in read["json"]["items"]}
+    else:
+        assert "unreadable" not in read["json"], read["body"]
+        counts = {place["talkId"]: place["count"] for place in read["json"]["talks"]}
+    assert counts == {found[killed][0]: 1, found[board][0]: 2}
+    # And it did not read on past its bound: FAILOVER_RIDE_S (4 s) from the read's start, then
+    # the reads themselves, given 4 s more for a machine three times slower and loaded (a
+    # quiet one answers in about 2.5 s, the takeover's moment)
+    assert read_in < FAILOVER_RIDE_S + 4, f"answered after {read_in:.1f} s"

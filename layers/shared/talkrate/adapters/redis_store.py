@@ -158,13 +158,15 @@ SWAP_ANSWER_WAIT_S = 30.0
 SOCKET_TIMEOUT_S = 5.0  # a command's answer taken as lost after this long
 REPLICA_WAIT_MS = 1000  # how long a shard may take to confirm a batch on its replicas
 # A read of the programme or the leaderboard that every shard of a cluster refused (CLUSTERDOWN:
-# a failover under way) is made once more after FAILOVER_WAIT_S, when the refusal came within
-# FAILOVER_RETRY_WITHIN_S of the read's start (so the second read, bounded as any call, still
-# ends within the function's 12 s). On the test cluster a primary killed made every node refuse
-# for 0.64 to 0.88 s (five kills); Redis's replica asks for the votes 0.5 to 1 s after it sees
-# its primary fail, whatever the node timeout (docs/decisions.md, 2026-12-07).
-FAILOVER_WAIT_S = 1.2
-FAILOVER_RETRY_WITHIN_S = 2.0
+# a failover under way) is made again every FAILOVER_STEP_S until the cluster answers, a read
+# again begun no later than FAILOVER_RIDE_S after the read's start. On the test cluster a primary
+# killed made every node refuse for 0.64 to 0.88 s (five kills, a quiet machine); Redis's replica
+# asks for the votes 0.5 to 1 s after it sees its primary fail, whatever the node timeout. 4 s
+# holds that window on a machine three times slower (2.7 s) with a second and more to spare; the
+# last read again is bounded as any call (socket timeout and REFRESH_WAIT_S: 6 s), so a read
+# ends within 10 s, inside the function's 12 s and a page's 15 s (docs/decisions.md, 2026-12-07).
+FAILOVER_STEP_S = 0.25
+FAILOVER_RIDE_S = 4.0
 LIVE_REPLICAS_SECONDS = 10.0  # how long one Redis's count of its replicas is taken as it was
 # How long a batch's call waits for its slot while the cluster moves it (TRYAGAIN: the talk's keys
 # are half moved), trying again every SLOT_MOVE_RETRY_S, before the batch fails.
@@ -782,9 +784,10 @@ class RedisReadModel:
         One round trip (one per node on a cluster) while every node answers. On a cluster that
         does not (a shard lost whole, its slots unserved while the others serve theirs:
         `cluster-require-full-coverage no`; or a primary killed, its replica not promoted yet),
-        each shard's talks are read apart and a shard's that fails is said unreadable. When every
-        shard refused (CLUSTERDOWN: a failover under way) the shards are asked once more after
-        FAILOVER_WAIT_S. BackendUnavailable when no talk's histogram can be read."""
+        each shard's talks are read apart and a shard's that fails is said unreadable. Once a
+        shard refused (CLUSTERDOWN: a failover under way) the talks not read are asked again every
+        FAILOVER_STEP_S until all are read, up to FAILOVER_RIDE_S from the start. BackendUnavailable when no talk's
+        histogram can be read."""
         if not talk_ids:
             return ReadableHistograms({})
         started = time.monotonic()
@@ -793,10 +796,14 @@ class RedisReadModel:
         except BackendUnavailable:
             if not self.cluster:
                 raise
-        read, refused = self._histograms_by_shard(talk_ids)
-        if not read and refused and time.monotonic() - started < FAILOVER_RETRY_WITHIN_S:
-            time.sleep(FAILOVER_WAIT_S)
-            read, refused = self._histograms_by_shard(talk_ids)
+        read, failing_over = self._histograms_by_shard(talk_ids)
+        # Once a shard refused (a failover under way), the talks not read yet are read again:
+        # the shards answer again as they learn of the promotion, and the client finds the
+        # promoted replica only at a read after it (the dead primary's talks unread until then)
+        while len(read) < len(talk_ids) and failing_over and _may_ride(started):
+            time.sleep(FAILOVER_STEP_S)
+            more, _ = self._histograms_by_shard([t for t in talk_ids if t not in read])
+            read.update(more)
         if not read:
             raise BackendUnavailable("the read model is unreachable")
         logger.warning(
@@ -824,18 +831,18 @@ class RedisReadModel:
         return read, refused
 
     def _riding_out_failover(self, read: Callable[[], _Read]) -> _Read:
-        """The read, made once more after FAILOVER_WAIT_S when the cluster refused it at once
-        (CLUSTERDOWN: a failover under way); its errors as the read raises them."""
+        """The read, made again every FAILOVER_STEP_S while the cluster refuses it at once
+        (CLUSTERDOWN: a failover under way), up to FAILOVER_RIDE_S from the start; its errors
+        as the read raises them."""
         started = time.monotonic()
-        try:
-            with answered_once():
-                return read()
-        except ClusterDownOnRead:
-            if not self.cluster or time.monotonic() - started > FAILOVER_RETRY_WITHIN_S:
-                raise
-        time.sleep(FAILOVER_WAIT_S)
-        with answered_once():
-            return read()
+        while True:
+            try:
+                with answered_once():
+                    return read()
+            except ClusterDownOnRead:
+                if not self.cluster or not _may_ride(started):
+                    raise
+            time.sleep(FAILOVER_STEP_S)
 
     @unreachable_as_backend_error
     def apply(self, batch: ProjectionBatch) -> ProjectionResult:
@@ -2156,3 +2163,9 @@ def _detailed(batch: ProjectionBatch, talks: set[str]) -> dict[tuple[str, str], 
 def _vote(event: Rating) -> list[Any]:
     """A voter's rating as the apply script takes it: value, voter, occurredMs, eventId."""
     return [str(event.value), event.voter_id, event.occurred_ms, str(event.event_id)]
+
+
+def _may_ride(started: float) -> bool:
+    """Whether a read that the cluster refused (CLUSTERDOWN) may be made again, a step from now,
+    within FAILOVER_RIDE_S of the read's start (`started`, time.monotonic)."""
+    return time.monotonic() + FAILOVER_STEP_S - started <= FAILOVER_RIDE_S
