@@ -151,6 +151,13 @@ def test_a_lost_shard_takes_only_its_own_talks_counts_off_the_programme_and_the_
     assert board_in < 10, f"the board answered after {board_in:.1f} s"  # (as the programme)
 
 
+# How long the replica waits before it takes over, from the read's start: 0.5 s, about as long
+# as an election took on a quiet machine (0.64 to 0.88 s); 2.2 s, longer than the one read
+# again 1.2 s after the refusal that the ride replaced. The election itself is not left to Redis: on a
+# machine at load 35 on 2 cores one took longer than the ride's 4 s (a first round that fails
+# is tried again only after twice its vote timeout: 4 s here, a minute on ElastiCache), which no
+# read inside the function's 12 s can ride out; the ride's bound, not Redis's timing under load, is what is tested.
+@pytest.mark.parametrize("held", [0.5, 2.2])
 @pytest.mark.parametrize("route", ["/talks", "/leaderboard"])
 def test_the_programme_and_the_board_ride_out_a_failover(
     api: Call,
@@ -160,51 +167,7 @@ def test_the_programme_and_the_board_ride_out_a_failover(
     track: str,
     topic: str,
     route: str,
-) -> None:
-    # Given a track's talks on two shards of a cluster (every slot required: Redis's default),
-    # rated and read
-    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
-    board = own_cluster.primary_of(LEADERBOARD_KEY)
-    [killed] = [
-        primary
-        for primary in own_cluster.primaries()
-        if primary != board
-        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
-    ][:1]
-    found = talks_on(own_cluster, talks_dsn, track, {killed: 1, board: 1})
-    rated(topic, {found[killed][0]: [5], found[board][0]: [4, 4]})
-    assert api("GET", route, query={"track": track})["statusCode"] == 200
-    # When a primary is killed, and the others see it failed: every node refuses every command
-    # (CLUSTERDOWN) until its replica is promoted (0.64 to 0.88 s on this cluster)
-    own_cluster.kill(killed)
-    survivor = redis.Redis(port=board, socket_timeout=5)
-    until(lambda: survivor.cluster("info")["cluster_state"] == "fail", "no failover began")
-    # And the route is read
-    read, read_in = timed(lambda: api("GET", route, query={"track": track}))
-    # Then it is read once more after the failover, every count shown (before: the programme
-    # said every count unavailable, the board a 503)
-    assert read["statusCode"] == 200, read["body"]
-    if route == "/talks":
-        assert "unavailable" not in read["json"], read["body"]
-        counts = {item["id"]: item["summary"]["count"] for item in read["json"]["items"]}
-    else:
-        assert "unreadable" not in read["json"], read["body"]
-        counts = {place["talkId"]: place["count"] for place in read["json"]["talks"]}
-    assert counts == {found[killed][0]: 1, found[board][0]: 2}
-    # And it did not read on past its bound: FAILOVER_RIDE_S (4 s) from the read's start, then
-    # the reads themselves, given 4 s more for a machine three times slower and loaded
-    assert read_in < FAILOVER_RIDE_S + 4, f"answered after {read_in:.1f} s"
-
-
-@pytest.mark.parametrize("route", ["/talks", "/leaderboard"])
-def test_the_programme_and_the_board_ride_out_an_election_longer_than_a_second(
-    api: Call,
-    configure: Callable[..., None],
-    own_cluster: LocalRedisCluster,
-    talks_dsn: str,
-    track: str,
-    topic: str,
-    route: str,
+    held: float,
 ) -> None:
     # Given a track's talks on two shards of a cluster (every slot required), rated and read
     configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
@@ -225,18 +188,18 @@ def test_the_programme_and_the_board_ride_out_an_election_longer_than_a_second(
     own_cluster.kill(killed)
     survivor = redis.Redis(port=board, socket_timeout=5)
     until(lambda: survivor.cluster("info")["cluster_state"] == "fail", "no failover began")
-    # And the route is read, and the replica promoted at once (a takeover: no election) 2.2 s
-    # after the read began: an election longer than one read again 1.2 s after the refusal
-    # would have waited (what is waited here is the fault's length, not a condition)
+    # And the route is read, and the replica promoted at once (a takeover: no election) `held`
+    # seconds after the read began (what is waited here is the fault's length, not a condition)
     with ThreadPoolExecutor(1) as pool:
         started = time.monotonic()
         reading = pool.submit(api, "GET", route, query={"track": track})
-        time.sleep(2.2)
+        time.sleep(held)
         replica.execute_command("CLUSTER FAILOVER TAKEOVER")
         read = reading.result(timeout=40)
         read_in = time.monotonic() - started
-    # Then it is read again until the cluster answers, every count shown (before: after one
-    # read again the programme said every count unavailable, the board was a 503)
+    # Then it is read again until the cluster answers, every count shown (before: with 2.2 s,
+    # the board was a 503 after its one read again; after the promotion the programme said the
+    # dead primary's talk unavailable once the other shard answered, seen in a loaded run)
     assert read["statusCode"] == 200, read["body"]
     if route == "/talks":
         assert "unavailable" not in read["json"], read["body"]
@@ -246,6 +209,5 @@ def test_the_programme_and_the_board_ride_out_an_election_longer_than_a_second(
         counts = {place["talkId"]: place["count"] for place in read["json"]["talks"]}
     assert counts == {found[killed][0]: 1, found[board][0]: 2}
     # And it did not read on past its bound: FAILOVER_RIDE_S (4 s) from the read's start, then
-    # the reads themselves, given 4 s more for a machine three times slower and loaded (a
-    # quiet one answers in about 2.5 s, the takeover's moment)
+    # the reads themselves, given 4 s more for a machine three times slower and loaded
     assert read_in < FAILOVER_RIDE_S + 4, f"answered after {read_in:.1f} s"
