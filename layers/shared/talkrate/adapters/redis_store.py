@@ -730,6 +730,8 @@ class RedisReadModel:
         self._sha: dict[str, str] = {}
         self._rebuild_token: str | None = None
         self._node_names: dict[str, str] = {}  # a cluster's node ids -> addresses, when needed
+        self._refused_at = -FAILOVER_RIDE_S  # when a read last met a CLUSTERDOWN (a failover)
+        self._down_since: float | None = None  # the first CLUSTERDOWN since a read answered
 
     @property
     def client(self) -> ReadModelClient:
@@ -784,28 +786,35 @@ class RedisReadModel:
         One round trip (one per node on a cluster) while every node answers. On a cluster that
         does not (a shard lost whole, its slots unserved while the others serve theirs:
         `cluster-require-full-coverage no`; or a primary killed, its replica not promoted yet),
-        each shard's talks are read apart and a shard's that fails is said unreadable. Once a
-        shard refused (CLUSTERDOWN: a failover under way) the talks not read are asked again every
-        FAILOVER_STEP_S until all are read, up to FAILOVER_RIDE_S from the start. BackendUnavailable when no talk's
+        each shard's talks are read apart and a shard's that fails is said unreadable. While a
+        failover was seen under way (a CLUSTERDOWN in the last FAILOVER_RIDE_S) the talks not read
+        are asked again every FAILOVER_STEP_S until all are read, up to FAILOVER_RIDE_S from the
+        start. BackendUnavailable when no talk's
         histogram can be read."""
         if not talk_ids:
             return ReadableHistograms({})
         started = time.monotonic()
         try:
-            return ReadableHistograms(self.histograms(talk_ids))
-        except BackendUnavailable:
+            read = self.histograms(talk_ids)
+            self._down_since = None
+            return ReadableHistograms(read)
+        except BackendUnavailable as error:
             if not self.cluster:
                 raise
-        read, failing_over = self._histograms_by_shard(talk_ids)
-        # Once a shard refused (a failover under way), the talks not read yet are read again:
-        # the shards answer again as they learn of the promotion, and the client finds the
-        # promoted replica only at a read after it (the dead primary's talks unread until then)
-        while len(read) < len(talk_ids) and failing_over and _may_ride(started):
+            self._refused(isinstance(error.__cause__, ClusterDownOnRead))
+        read, refused = self._histograms_by_shard(talk_ids)
+        # While a failover was seen under way (a refusal in the last FAILOVER_RIDE_S, this read's
+        # or another's), the talks not read are read again: the shards answer again as they
+        # learn of the promotion, and the client finds the promoted replica only at a read
+        # after it (the dead primary's talks unread meanwhile, the others' answered)
+        while len(read) < len(talk_ids) and self._refused(refused) and self._may_ride(started):
             time.sleep(FAILOVER_STEP_S)
-            more, _ = self._histograms_by_shard([t for t in talk_ids if t not in read])
+            more, refused = self._histograms_by_shard([t for t in talk_ids if t not in read])
             read.update(more)
         if not read:
             raise BackendUnavailable("the read model is unreachable")
+        if not self._refused(refused):
+            self._down_since = None  # (the shards that refused answer again)
         logger.warning(
             "a shard of the read model is unreachable: some talks listed without their ratings",
             extra={"unreadable": len(talk_ids) - len(read)},
@@ -830,6 +839,25 @@ class RedisReadModel:
                 refused = refused or isinstance(error.__cause__, ClusterDownOnRead)
         return read, refused
 
+    def _refused(self, now: bool) -> bool:
+        """Whether a read met a CLUSTERDOWN (a failover under way) in the last FAILOVER_RIDE_S,
+        `now` saying whether the read just made did."""
+        if now:
+            self._refused_at = time.monotonic()
+            if self._down_since is None:
+                self._down_since = self._refused_at
+        return time.monotonic() - self._refused_at < FAILOVER_RIDE_S
+
+    def _may_ride(self, started: float) -> bool:
+        """Whether a read that the cluster refused (CLUSTERDOWN) may be made again, a step from
+        now: within FAILOVER_RIDE_S of the read's start (`started`, time.monotonic), and of the
+        first refusal since a read answered. A cluster that keeps refusing (a shard lost whole,
+        every slot required) costs one ride per process, the reads after it answered at once,
+        not each request FAILOVER_RIDE_S."""
+        now = time.monotonic()
+        young = self._down_since is None or now - self._down_since < FAILOVER_RIDE_S
+        return young and now + FAILOVER_STEP_S - started <= FAILOVER_RIDE_S
+
     def _riding_out_failover(self, read: Callable[[], _Read]) -> _Read:
         """The read, made again every FAILOVER_STEP_S while the cluster refuses it at once
         (CLUSTERDOWN: a failover under way), up to FAILOVER_RIDE_S from the start; its errors
@@ -838,9 +866,11 @@ class RedisReadModel:
         while True:
             try:
                 with answered_once():
-                    return read()
+                    answer = read()
+                self._down_since = None
+                return answer
             except ClusterDownOnRead:
-                if not self.cluster or not _may_ride(started):
+                if not self.cluster or not (self._refused(True) and self._may_ride(started)):
                     raise
             time.sleep(FAILOVER_STEP_S)
 
@@ -2163,9 +2193,3 @@ def _detailed(batch: ProjectionBatch, talks: set[str]) -> dict[tuple[str, str], 
 def _vote(event: Rating) -> list[Any]:
     """A voter's rating as the apply script takes it: value, voter, occurredMs, eventId."""
     return [str(event.value), event.voter_id, event.occurred_ms, str(event.event_id)]
-
-
-def _may_ride(started: float) -> bool:
-    """Whether a read that the cluster refused (CLUSTERDOWN) may be made again, a step from now,
-    within FAILOVER_RIDE_S of the read's start (`started`, time.monotonic)."""
-    return time.monotonic() + FAILOVER_STEP_S - started <= FAILOVER_RIDE_S
