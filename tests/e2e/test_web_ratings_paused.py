@@ -12,7 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e import test_web_app
 from tests.e2e.test_web_admin import sign_in
-from tests.e2e.test_web_app import WebStack, star
+from tests.e2e.test_web_app import WebStack, star, waited_on
+from tests.e2e.test_web_talk_page import WAITING, attendee_with_a_pass, kept_rating, posts_for
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
 web = test_web_app.web
@@ -109,3 +110,68 @@ def test_a_tap_refused_as_paused_says_the_organisers_paused_it(web: WebStack, pa
     expect(star(page, 5)).to_have_attribute("aria-pressed", "false")
     expect(star(page, 5)).to_be_disabled()
     assert web.count(talk["id"]) == 0
+
+
+NOT_COUNTED = "Ratings of this talk are paused by the organisers: your rating was not counted."
+
+
+def test_a_rating_kept_offline_for_a_talk_paused_meanwhile_is_dropped_and_said_paused(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass whose phone loses its network on a talk's page, and who
+    # taps 4 there (kept, waiting for the network)
+    talk = web.add_talk(title="Paused while the phone was offline")
+    attendee_with_a_pass(web, page)
+    sent = posts_for(page, talk["id"])
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    assert kept_rating(page, talk["id"])["value"] == 4
+    # When an organiser pauses the talk's ratings, and the phone comes back online
+    answer = web.as_organiser(
+        "PUT", f"/talks/{talk['id']}", {"title": talk["title"], "ratingsPaused": True}
+    )
+    assert answer.status == 200, answer.body
+    page.context.set_offline(False)
+    # Then the page says the 4 was not counted because the organisers paused ratings (not a
+    # failure), the rating is no longer kept, and the service counted nothing
+    expect(page.get_by_test_id("message")).to_have_text(NOT_COUNTED)
+    assert waited_on(page, lambda: kept_rating(page, talk["id"]) is None)
+    expect(star(page, 4)).to_be_disabled()
+    expect(star(page, 4)).to_have_attribute("aria-pressed", "false")
+    assert len(sent) == 1, sent  # sent once, refused: not again
+    assert web.count(talk["id"]) == 0
+
+
+def test_a_rating_kept_offline_and_refused_as_paused_from_another_page_is_said_on_its_page(
+    web: WebStack, page: Page
+) -> None:
+    # Given an attendee with a pass who tapped 4 on a talk's page offline, then went on to the
+    # programme
+    talk = web.add_talk(title="Paused while the rating waited elsewhere")
+    attendee_with_a_pass(web, page)
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    expect(star(page, 4)).to_be_enabled()
+    page.context.set_offline(True)
+    star(page, 4).click()
+    expect(page.get_by_test_id("message")).to_have_text(WAITING)
+    page.get_by_role("navigation").get_by_role("link", name="Programme").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    # When an organiser pauses the talk's ratings and the phone comes back online (the
+    # programme sends the kept rating)
+    answer = web.as_organiser(
+        "PUT", f"/talks/{talk['id']}", {"title": talk["title"], "ratingsPaused": True}
+    )
+    assert answer.status == 200, answer.body
+    page.context.set_offline(False)
+    # Then the refused 4 is dropped, not counted
+    assert waited_on(page, lambda: kept_rating(page, talk["id"]) is None)
+    assert web.count(talk["id"]) == 0
+    # And the talk's page, opened, says the 4 was refused because the organisers paused ratings
+    page.goto(web.url(f"/app/talks/{talk['id']}"))
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("Your rating of 4 out of 5 was sent from another page")
+    expect(message).to_contain_text(NOT_COUNTED)
+    expect(star(page, 4)).to_be_disabled()
