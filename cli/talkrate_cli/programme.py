@@ -48,6 +48,7 @@ from talkrate.talk_text import (
     DIRECTION_CONTROLS,
     LANGUAGE_TAG,
     LANGUAGE_TAG_MAX_LENGTH,
+    line_separator,
     without_dropped,
 )
 from talkrate_cli.errors import BadInput
@@ -615,8 +616,12 @@ def _row(
                 if control := DIRECTION_CONTROL.search(speaker):
                     said = direction_control(speaker, control.start())
                     refuse(name, f"speaker {at} holds {said}")
+                elif separator := line_separator(speaker):
+                    refuse(name, f"speaker {at} holds {separator}")
         elif control := DIRECTION_CONTROL.search(text):
             refuse(name, f"{name} holds {direction_control(text, control.start())}")
+        elif name in TEXTS and (separator := line_separator(text)):
+            refuse(name, f"{name} holds {separator}")
     fields: dict[str, Any] = {"title": title}
     if "speakers" in names and "speakers" not in unread:
         fields["speakers"] = speakers_from_cell(cells.get("speakers", ""))
@@ -945,6 +950,8 @@ def _text_refused(label: str, kind: str, text: str) -> str | None:
         )
     if CONTROL.search(text):
         return f"{label} holds a control character"
+    if separator := line_separator(text):
+        return f"{label} holds {separator}"
     if not any(not unicodedata.category(c).startswith(("Z", "C")) for c in text):
         return f"{label} {text!r} holds no visible character"
     return None

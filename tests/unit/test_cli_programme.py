@@ -1136,6 +1136,11 @@ STORED = [
     ),
     ("track", "Main\u009b2J", "track holds a control character"),
     ("track", "Main\nTrack", "track holds a control character"),
+    (
+        "room",
+        "Hall\u2028A",
+        "room holds U+2028 LINE SEPARATOR (character 5), a line break: a talk's text is one line",
+    ),
     ("room", "\u200b", "room '\\u200b' holds no visible character"),
     ("room", "   ", "room '' holds no visible character"),
     ("track", "x" * 101, "track has 101 characters, the most a talk's track has is 100"),

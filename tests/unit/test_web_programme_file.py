@@ -387,3 +387,39 @@ def test_the_page_s_export_with_a_decimal_comma_is_the_command_line_s(tmp_path: 
     assert plain == files[","]
     assert europe == files[";"]
     assert europe.splitlines()[1].startswith('k;T, with a comma;"Ana; Björn";Main;')
+
+
+def test_the_page_and_the_command_line_refuse_line_and_paragraph_separators_in_a_talk_s_texts(
+    tmp_path: Path,
+) -> None:
+    # Given files whose title, speakers, track and room hold U+2028 or U+2029 inside their
+    # text (a paste from a word processor; the API refuses them with a 422 since 2026-12-07),
+    # and one where a separator only ends a cell (trimmed away, as the API trims it)
+    files = [
+        "id,title,speakers,track,room\nt,Two\u2028lines,Ana,Main,Hall A\n",
+        "id,title,speakers,track,room\nt,T,Ana; Bo\u2029b,Main,Hall A\n",
+        "id,title,speakers,track,room\nt,T,Ana,Ma\u2028in,Hall A\nu,U,Bo,Main,Hall\u2029A\n",
+        "id,title\nt,Trailing\u2028\n",
+    ]
+    # When the page's import and the command line's read them
+    page, cli = read_by_both(tmp_path, files)
+    # Then both refuse each before anything is sent, naming the line, the column, the character
+    # and where it is, in the same words
+    assert page == cli
+    assert page == [
+        [
+            "line 2: title holds U+2028 LINE SEPARATOR (character 4), a line break: a talk's "
+            "text is one line"
+        ],
+        [
+            "line 2: speaker 2 holds U+2029 PARAGRAPH SEPARATOR (character 3), a line break: "
+            "a talk's text is one line"
+        ],
+        [
+            "line 2: track holds U+2028 LINE SEPARATOR (character 3), a line break: a talk's "
+            "text is one line",
+            "line 3: room holds U+2029 PARAGRAPH SEPARATOR (character 5), a line break: a "
+            "talk's text is one line",
+        ],
+        [],
+    ]

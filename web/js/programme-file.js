@@ -197,6 +197,17 @@ export function directionControl(text) {
     + "an invisible control that can reorder the text around it where it is shown";
 }
 
+// The first line or paragraph separator (U+2028, U+2029: line breaks, which the API refuses in
+// a talk's texts) a text holds, said as the CLI says it (talkrate.talk_text.line_separator), or
+// null when it holds none.
+const LINE_SEPARATORS = { "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR" };
+export function lineSeparator(text) {
+  const found = /[\u2028\u2029]/.exec(text);
+  if (!found) return null;
+  const at = [...text.slice(0, found.index)].length + 1;
+  return `U+${found[0].codePointAt(0).toString(16).toUpperCase()} ${LINE_SEPARATORS[found[0]]} (character ${at}), a line break: a talk's text is one line`;
+}
+
 // A refusal of the file, in the CLI's words ("line 4: ..."); `line` is null for the whole file.
 export class ProgrammeError extends Error {
   constructor(message, line = null) {
@@ -490,7 +501,9 @@ function talkOfLine(cells, unnamed, names, given, seen, zone, unread = []) {
       const texts = column === "speakers" ? speakersFromCell(text).map((s, i) => [`speaker ${i + 1}`, s]) : [[column, text]];
       for (const [label, one] of texts) {
         const control = directionControl(one);
+        const separator = TEXTS.includes(column) && lineSeparator(one);
         if (control) said.push(`${label} holds ${control}`);
+        else if (separator) said.push(`${label} holds ${separator}`);
       }
     }
   }
@@ -658,6 +671,8 @@ function textRefused(label, kind, value) {
   if (control) return `${label} holds ${control}`;
   if (chars(text) > LONGEST[kind]) return `${label} has ${chars(text)} characters, the most a talk's ${kind} has is ${LONGEST[kind]}`;
   if (CONTROL.test(text)) return `${label} holds a control character`;
+  const separator = lineSeparator(text);
+  if (separator) return `${label} holds ${separator}`;
   if (!/[^\p{Z}\p{C}]/u.test(text)) return `${label} ${repr(text)} holds no visible character`;
   return null;
 }

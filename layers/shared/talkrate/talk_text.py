@@ -21,6 +21,26 @@ DIRECTION_CONTROLS = {
 }
 DIRECTION_CONTROL = re.compile(f"[{''.join(DIRECTION_CONTROLS)}]")
 
+# Unicode's LINE SEPARATOR and PARAGRAPH SEPARATOR: line breaks as much as a newline is, refused
+# in a talk's texts from 2026-12-07 (talkrate.requests.TALK_TEXT). Invisible in a spreadsheet's
+# cell, so a refusal names the character and where it is.
+LINE_SEPARATORS = {"\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+LINE_SEPARATOR = re.compile(f"[{''.join(LINE_SEPARATORS)}]")
+
+
+def line_separator(text: str) -> str | None:
+    """The first line or paragraph separator the text holds, said as a programme file's check
+    says it ("U+2028 LINE SEPARATOR (character 4), a line break: ..."; the first character is
+    1), or None when it holds none. web/js/programme-file.js says the same."""
+    found = LINE_SEPARATOR.search(text)
+    if not found:
+        return None
+    char = found.group()
+    return (
+        f"U+{ord(char):04X} {LINE_SEPARATORS[char]} (character {found.start() + 1}), a line "
+        "break: a talk's text is one line"
+    )
+
 
 # U+FEFF ZERO WIDTH NO-BREAK SPACE, the byte-order mark a paste from a file brings inside a text:
 # invisible wherever it is shown, and of no use inside a text since Unicode gave U+2060 its one
