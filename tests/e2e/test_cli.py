@@ -463,6 +463,30 @@ def test_admin_pause_and_resume_a_talk_s_ratings(cli: Cli, talk: str) -> None:
     assert "unchanged" in cli.ok("admin", "resume", talk)
 
 
+def test_a_programme_imported_over_a_paused_talk_keeps_it_paused(
+    cli: Cli, talk: str, tmp_path: Path
+) -> None:
+    # Given a talk whose ratings the organisers paused, and a programme file (no column for the
+    # pause: the file has none) changing its title and room
+    cli.ok("admin", "pause", talk)
+    programme = tmp_path / "programme.csv"
+    programme.write_text(
+        f"id,title,speakers,track,room\n{talk},Retitled while paused,Ana Lee,Terminal,Hall Q\n"
+    )
+    # When it is imported
+    done = cli.ok("admin", "import", str(programme))
+    # Then the talk changed and is still paused: an attendee's rating is refused as paused
+    assert "0 created, 1 updated, 0 unchanged" in done
+    shown = cli.talk(talk)
+    assert (shown["title"], shown["room"], shown["ratingsPaused"]) == (
+        "Retitled while paused",
+        "Hall Q",
+        True,
+    )
+    assert_one_line_error(cli.run("rate", talk, "4"), "Ratings paused (409)", "paused")
+    assert "rating paused by the organisers" in cli.ok("show", talk)
+
+
 def test_admin_edit_saves_and_says_only_what_differs_from_what_the_talk_holds(cli: Cli) -> None:
     talk_id = cli.add(unique_talk_id(), "Held as is", room="R1", startsAt="2031-06-02T09:00:00Z")
     try:
