@@ -25,7 +25,8 @@ An export is the file the organisers' page downloads: the same cells, an average
 (the histogram's, from its counts, a tie rounded up: `average_cell`), and, in a file, a
 byte-order mark and CRLF line ends (what spreadsheets read as UTF-8 CSV). Its results are count,
 avg, the histogram's 1 to 5, then rank and score (the leaderboard's, among the file's talks;
-empty for a talk nobody rated); an import reads none of them.
+empty for a talk nobody rated) and ratingsPaused (true while the organisers pause its ratings:
+its count stopped then); an import reads none of them.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ from talkrate_cli.errors import BadInput
 
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt", "language")
 RATING_VALUES = ("1", "2", "3", "4", "5")
-RESULT_COLUMNS = ("count", "avg", *RATING_VALUES, "rank", "score")
+# ratingsPaused: whether the organisers had paused the talk's ratings when the file was written
+# (its count stopped then); a result like the others, so an import reads it not (nor pauses).
+RESULT_COLUMNS = ("count", "avg", *RATING_VALUES, "rank", "score", "ratingsPaused")
 OPTIONAL = ("track", "room", "startsAt", "endsAt", "language")
 # A talk's texts: U+FEFF dropped from them as the API drops it (talkrate.talk_text.DROPPED)
 TEXTS = ("title", "speakers", "track", "room")
@@ -1039,8 +1042,9 @@ def write_results(
     line_end: str = "\n",
     delimiter: str = ",",
 ) -> int:
-    """The programme with each talk's count, average, histogram, and its rank and score among
-    these talks (see `places`; both empty for a talk nobody rated); the number of rows.
+    """The programme with each talk's count, average, histogram, its rank and score among
+    these talks (see `places`; both empty for a talk nobody rated), and whether its ratings are
+    paused ("true"/"false"); the number of rows.
 
     `delimiter` ";" writes the file a spreadsheet whose list separator is ";" opens in columns
     (Excel where "," is the decimal mark, as in most of Europe): its average and score with a
@@ -1075,6 +1079,7 @@ def write_results(
                 decimal(average_cell(ratings)),
                 *(ratings.get(v, 0) for v in RATING_VALUES),
                 *((place[0], decimal(score_cell(place[1]))) if place else ("", "")),
+                "true" if talk.get("ratingsPaused") else "false",
             )
         )
         written += 1

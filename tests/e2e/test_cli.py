@@ -485,6 +485,14 @@ def test_a_programme_imported_over_a_paused_talk_keeps_it_paused(
     )
     assert_one_line_error(cli.run("rate", talk, "4"), "Ratings paused (409)", "paused")
     assert "rating paused by the organisers" in cli.ok("show", talk)
+    # And the results export says it is paused, and imported again leaves it so
+    results = tmp_path / "results.csv"
+    cli.ok("admin", "export", str(results), "--track", "Terminal")
+    header, *rows = results.read_text(encoding="utf-8-sig").splitlines()
+    assert header.endswith(",ratingsPaused")
+    assert [row.rsplit(",", 1)[1] for row in rows if row.startswith(f"{talk},")] == ["true"]
+    assert json.loads(cli.ok("--json", "admin", "import", str(results)))["unchanged"] == [talk]
+    assert cli.talk(talk)["ratingsPaused"] is True
 
 
 def test_admin_edit_saves_and_says_only_what_differs_from_what_the_talk_holds(cli: Cli) -> None:
@@ -635,7 +643,8 @@ def test_admin_import_twice_changes_nothing_the_second_time(cli: Cli, tmp_path: 
     assert raw.count(b"\r\n") == raw.count(b"\n") > 1
     header, *rows = raw.decode("utf-8-sig").splitlines()
     assert header == (
-        "id,title,speakers,track,room,startsAt,endsAt,language,count,avg,1,2,3,4,5,rank,score"
+        "id,title,speakers,track,room,startsAt,endsAt,language,"
+        "count,avg,1,2,3,4,5,rank,score,ratingsPaused"
     )
     assert any(
         r.startswith(f"{keynote},Opening Keynote,Ada Byron; Grace Hopper,Main") for r in rows
@@ -686,7 +695,8 @@ def test_the_export_ranks_a_track_s_talks_as_its_leaderboard_does_and_reads_back
         rows = {r["id"]: r for r in csv.DictReader(io.StringIO(results.read_text("utf-8-sig")))}
         # Then each rated talk has the rank and score the track's leaderboard gives it (the tie
         # in its order), after the columns the file had, and the unrated talk has neither
-        assert list(next(iter(rows.values())))[-4:] == ["4", "5", "rank", "score"]
+        # (then whether its ratings are paused)
+        assert list(next(iter(rows.values())))[-5:] == ["4", "5", "rank", "score", "ratingsPaused"]
         assert [(r["rank"], r["talkId"], r["score"]) for r in board] == sorted(
             (int(r["rank"]), talk_id, float(r["score"])) for talk_id, r in rows.items() if r["rank"]
         )

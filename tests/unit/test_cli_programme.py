@@ -414,13 +414,34 @@ def test_an_export_can_be_imported_again_unchanged() -> None:
     buffer = io.StringIO()
     assert write_results(buffer, [talk], PRIOR) == 1
     lines = buffer.getvalue().splitlines()
-    assert lines[0].endswith(",count,avg,1,2,3,4,5,rank,score")
+    assert lines[0].endswith(",count,avg,1,2,3,4,5,rank,score,ratingsPaused")
     # (ranked first of one: (3 * 10 + 12) / 13, to four places)
     assert lines[1] == (
-        'k,"T, with a comma",A; B,Main,,2026-12-01T09:00:00Z,,,3,4.000,0,0,1,1,1,1,3.2308'
+        'k,"T, with a comma",A; B,Main,,2026-12-01T09:00:00Z,,,3,4.000,0,0,1,1,1,1,3.2308,false'
     )
     [row] = read_rows(io.StringIO(buffer.getvalue()))
     assert same_talk(row.fields, talk)
+
+
+def test_an_export_says_which_talks_ratings_are_paused_and_imported_again_changes_nothing() -> None:
+    # Given a rated talk whose ratings the organisers paused (its count stopped then), and one
+    # taking ratings
+    summary = {"count": 1, "avg": 5.0, "ratings": {"5": 1}}
+    talks = [
+        {"id": "paused", "title": "Cancelled halfway", "ratingsPaused": True, "summary": summary},
+        {"id": "open", "title": "Ran as planned", "ratingsPaused": False, "summary": summary},
+    ]
+    # When they are exported
+    buffer = io.StringIO()
+    write_results(buffer, talks, PRIOR)
+    header, *rows = buffer.getvalue().splitlines()
+    # Then the last column says which is paused
+    assert header.endswith(",score,ratingsPaused")
+    assert [row.rsplit(",", 1)[1] for row in rows] == ["true", "false"]
+    # And the import reads it as a result: nothing of the pause is sent
+    read = read_rows(io.StringIO(buffer.getvalue()))
+    assert all("ratingsPaused" not in row.fields for row in read)
+    assert all(same_talk(row.fields, talk) for row, talk in zip(read, talks, strict=True))
 
 
 def test_an_export_for_excel_in_europe_is_separated_by_semicolons_and_imported_again() -> None:
@@ -441,9 +462,9 @@ def test_an_export_for_excel_in_europe_is_separated_by_semicolons_and_imported_a
     # that spreadsheet reads a number (4.000 is no number there)
     lines = buffer.getvalue().splitlines()
     assert lines[0].startswith("id;title;speakers;")
-    assert lines[0].endswith(";count;avg;1;2;3;4;5;rank;score")
+    assert lines[0].endswith(";count;avg;1;2;3;4;5;rank;score;ratingsPaused")
     assert lines[1] == (
-        'k;T, with a comma;"Ana; Björn";Main;;2026-12-01T09:00:00Z;;;3;4,000;0;0;1;1;1;1;3,2308'
+        'k;T, with a comma;"Ana; Björn";Main;;2026-12-01T09:00:00Z;;;3;4,000;0;0;1;1;1;1;3,2308;false'
     )
     # And the import reads it back as the same talk
     [row] = read_rows(io.StringIO(buffer.getvalue()))
@@ -466,7 +487,8 @@ def test_a_talk_s_language_is_exported_and_imported_and_a_file_without_it_keeps_
     lines = out.getvalue().splitlines()
     # Then the language is a column after the times, before the results
     assert lines[0] == (
-        "id,title,speakers,track,room,startsAt,endsAt,language,count,avg,1,2,3,4,5,rank,score"
+        "id,title,speakers,track,room,startsAt,endsAt,language,"
+        "count,avg,1,2,3,4,5,rank,score,ratingsPaused"
     )
     assert [line.split(",")[7] for line in lines[1:]] == ["he", "en-GB", ""]
     # And the file imported again changes nothing, nor a file writing a tag in other case

@@ -7,7 +7,9 @@ import { histogramSums, quotientText } from "./dom.js";
 import { instantsOf } from "./zone.js";
 
 export const COLUMNS = ["id", "title", "speakers", "track", "room", "startsAt", "endsAt", "language"];
-const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5", "rank", "score"];
+// ratingsPaused: the organisers had paused the talk's ratings when the file was written (the
+// CLI's RESULT_COLUMNS); a result, so the import reads it not.
+const RESULT_COLUMNS = ["count", "avg", "1", "2", "3", "4", "5", "rank", "score", "ratingsPaused"];
 const VALUES = ["1", "2", "3", "4", "5"];
 const OPTIONAL = ["track", "room", "startsAt", "endsAt", "language"];
 const TIMES = ["startsAt", "endsAt"];
@@ -154,7 +156,7 @@ export function resultsCsv(talks, prior, { decimalComma = false } = {}) {
     lines.push([
       talk.id, talk.title, speakersCell(talk.speakers), talk.track, talk.room, talk.startsAt, talk.endsAt, talk.language,
       summary.count, decimal(averageCell(ratings)), ...VALUES.map((v) => ratings[v] || 0), rank,
-      score === null ? "" : decimal(score.toFixed(4)),
+      score === null ? "" : decimal(score.toFixed(4)), talk.ratingsPaused ? "true" : "false",
     ].map((value) => cell(value, delimiter)).join(delimiter));
   }
   return `${lines.join("\r\n")}\r\n`;
