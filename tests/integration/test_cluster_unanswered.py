@@ -89,19 +89,25 @@ def lose_shard(
 ) -> None:
     """The shard of `primary` lost whole (its primary and its replica killed), and, when
     `silenced` is given, their addresses answering nothing at all from then on (no RST); back
-    once the cluster sees it so (CLUSTERDOWN: every other node refuses every command)."""
+    once the cluster sees it so (CLUSTERDOWN: every other node refuses every command), each
+    node asked: one that had not yet heard (gossip is slower on a loaded machine) answered a
+    read, which a client takes as the cluster back, so its next refusal was ridden out again."""
     shard = [primary, cluster.replica_of(primary)]
     for port in shard:
         cluster.kill(port)
         if silenced is not None:
             silenced.enter_context(cluster.silenced(port))
-    [survivor] = [port for port in cluster.primaries() if port not in shard][:1]
-    node = redis.Redis(host="127.0.0.1", port=survivor, socket_timeout=5)
+    nodes = [
+        redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+        for port in cluster.live_ports()
+        if port not in shard
+    ]
     deadline = time.monotonic() + 30
-    while node.cluster("info")["cluster_state"] != "fail":
+    while any(node.cluster("info")["cluster_state"] != "fail" for node in nodes):
         assert time.monotonic() < deadline, "the cluster did not see its shard lost"
         time.sleep(0.1)
-    node.close()
+    for node in nodes:
+        node.close()
 
 
 def rated_and_read(api: Call, topic: str, talk: str) -> None:
@@ -153,20 +159,24 @@ def test_reads_while_a_shard_is_lost_answer_at_once(
     assert (read["json"]["source"], read["json"]["ratings"]["5"]) == ("event-store", 1)
     assert read["json"]["unavailable"] is True
     assert read_in < 1, f"the talk answered after {read_in:.1f} s"
-    # And the leaderboard says it cannot be read just now: the first read after reading it
-    # again as through a failover (FAILOVER_RIDE_S; bounded with 4 s more for a loaded
-    # machine), the next at once (before: 2.8 s each; the process rides out one refusal only)
+    # And the leaderboard says it cannot be read just now, and the programme lists its talks
+    # without counts, saying why
     assert first["statusCode"] == 503, first["body"]
-    assert first_in < FAILOVER_RIDE_S + 4, f"the leaderboard answered after {first_in:.1f} s"
     assert board["statusCode"] == 503, board["body"]
     assert board["headers"]["Retry-After"]
-    assert board_in < 1, f"the leaderboard answered after {board_in:.1f} s"
-    # And the programme lists its talks without counts, saying why
     assert programme["statusCode"] == 200, programme["body"]
     assert programme["json"]["unavailable"] is True
     assert programme["json"]["items"]
     assert not [item for item in programme["json"]["items"] if item.get("summary")]
-    assert programme_in < 1, f"the programme answered after {programme_in:.1f} s"
+    # And one of the reads waited as through a failover (FAILOVER_RIDE_S; bounded with 4 s
+    # more for a loaded machine), the others at once (before: 2.8 s each): the process rides
+    # out one refusal only. Which read rides is the first to meet CLUSTERDOWN: the board's,
+    # unless its first call met the lost node's closed port instead (a client whose slots
+    # still named it, seen on a loaded machine), then the programme's
+    times = {"leaderboard": first_in, "leaderboard again": board_in, "programme": programme_in}
+    waited = [name for name, seconds in times.items() if seconds >= 1]
+    assert len(waited) <= 1, times
+    assert all(seconds < FAILOVER_RIDE_S + 4 for seconds in times.values()), times
 
 
 def test_a_talk_whose_shard_answers_nothing_at_all_is_read_from_the_event_store_in_time(
