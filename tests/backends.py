@@ -103,6 +103,8 @@ WEB_LIMITS_RATINGS = redis_url(6)
 SHORT_PASSES_TALKS = postgres_dsn("short_passes_e2e")  # a runtime renewing 18-s passes early
 SHORT_PASSES_RATINGS = redis_url(2)
 BRIEF_PASSES_TALKS = postgres_dsn("brief_passes_e2e")  # a runtime whose voter passes last 18 s
+# A runtime keeping an organiser's unsent change 5 s (test_live_given_up; its read model: own_redis).
+UNSENT_TALKS = postgres_dsn("unsent_e2e")
 
 
 def brief_passes_ratings() -> str:
