@@ -1017,3 +1017,65 @@ def test_a_leaderboard_title_s_focus_ring_is_seen_whole(
         assert page.evaluate(RING_CUT) == []
     finally:
         context.close()
+
+
+# The focused element's focus ring: its style, its width and the box it is drawn around (its
+# outline grown by its width and offset), and whether the element matches :focus-visible.
+RING = """() => {
+  const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
+  const out = parseFloat(s.outlineWidth) + parseFloat(s.outlineOffset);
+  return { tag: e.tagName, id: e.id, visible: e.matches(':focus-visible'), style: s.outlineStyle,
+           width: parseFloat(s.outlineWidth),
+           box: [r.left - out, r.top - out, r.right + out, r.bottom + out] };
+}"""
+
+
+def test_a_date_field_s_calendar_button_has_the_app_s_focus_ring(
+    web: WebStack, page: Page, tmp_path: Any
+) -> None:
+    # Given an organiser's form to add a talk
+    sign_in(web, page)
+    page.get_by_role("button", name="Add a talk").click()
+    starts = page.locator("#talk-starts")
+    starts.focus()
+    # When the keyboard goes through the date and time field's parts to its calendar button
+    # (the field keeps the focus, but no longer matches :focus-visible: the button inside has it)
+    ring = page.evaluate(RING)
+    for _ in range(10):
+        if ring["id"] != "talk-starts" or not ring["visible"]:
+            break
+        page.keyboard.press("Tab")
+        ring = page.evaluate(RING)
+    assert ring["id"] == "talk-starts", ring
+    assert not ring["visible"], ring
+    starts.screenshot(path=str(tmp_path / "calendar-button.png"))
+    # Then the field is ringed as any focused control of the app is: 3 px, solid
+    assert ring["style"] == "solid", ring
+    assert ring["width"] >= 3, ring
+
+
+def test_the_room_screen_reached_from_the_keyboard_draws_no_ring_off_the_window(
+    web: WebStack, browser: Browser, tmp_path: Any
+) -> None:
+    # Given a talk's page on a laptop driving a hall's screen
+    talk = web.add_talk(title="Opened from the keyboard")
+    hall = browser.new_context(viewport=web_app.PROJECTORS["1920x1080"])
+    try:
+        page = hall.new_page()
+        page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+        expect(total(page)).to_have_text("0 ratings")
+        # When a keyboard user follows its link to the room screen
+        link = page.get_by_role("link", name="Open the room screen")
+        link.focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_test_id("total")).to_have_text("0 ratings")
+        # Then the room screen's content has the focus (where a screen reader reads from) ...
+        expect(page.locator("main")).to_be_focused()
+        ring = page.evaluate(RING)
+        page.screenshot(path=str(tmp_path / "room-screen-focused.png"))
+        assert ring["visible"], ring  # (the browser would ring it: focus came from the keyboard)
+        # ... and no ring is drawn around it out of the window: none at all (the room screen
+        # has nothing to operate, and a frame round a hall's screen would say nothing there)
+        assert ring["style"] == "none", ring
+    finally:
+        hall.close()

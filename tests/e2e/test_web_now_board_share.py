@@ -274,3 +274,92 @@ def test_a_speaker_shares_their_results_through_the_phone_s_share_sheet(
     }
     # And nothing is said of a clipboard
     expect(page.get_by_test_id("share-said")).to_have_text("")
+
+
+# How a mark is drawn: its border, fill and colour.
+MARK_LOOK = """(node) => {
+  const style = getComputedStyle(node);
+  return { border: [style.borderTopStyle, parseFloat(style.borderTopWidth)], fill: style.backgroundColor, ink: style.color };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_in_forced_colours_the_now_and_next_marks_stay_marks_apart_from_the_track(
+    web: WebStack, browser: Browser, scheme: str, tmp_path: Path
+) -> None:
+    # Given a track with a talk on now and the next one in its room, and an attendee whose
+    # system forces its own colours (Windows' high contrast, dark or light)
+    track = f"Contrast marks {unique_talk_id()}"
+    now = datetime.now(UTC)
+    room = f"Room {unique_talk_id()}"  # (the next talk of its room is so over every track)
+    web.add_talk(
+        title="On now", track=track, room=room, **an_hour_from(now - timedelta(minutes=10))
+    )
+    web.add_talk(
+        title="Up next", track=track, room=room, **an_hour_from(now + timedelta(minutes=55))
+    )
+    context = browser.new_context(
+        viewport=test_web_app.PHONE, forced_colors="active", color_scheme=scheme
+    )
+    try:
+        page = context.new_page()
+        # When they open that track's programme
+        page.goto(web.url(f"/app/?track={quote(track)}"))
+        expect(page.locator(".talk-card")).to_have_count(2)
+        page.screenshot(path=str(tmp_path / f"marks-forced-{scheme}.png"))
+        now_mark = page.locator(".now-card .now")
+        next_mark = page.locator(".next-card .next")
+        # Then each mark keeps a border of its own around its word (its pill), and "Now" is
+        # drawn unlike "Next"
+        now_look, next_look = now_mark.evaluate(MARK_LOOK), next_mark.evaluate(MARK_LOOK)
+        for look in (now_look, next_look):
+            assert look["border"][0] == "solid", look
+            assert look["border"][1] >= 1, look
+        assert now_look != next_look, (now_look, next_look)
+        # And a screen reader hears the mark apart from the track's name, not "Now Contrast
+        # marks ..."
+        spoken = page.locator(".now-card .meta").aria_snapshot()
+        assert f"On now: {track}" in spoken, spoken
+        assert f"Now {track}" not in spoken, spoken
+    finally:
+        context.close()
+
+
+# The board's text size and its rows' heights.
+BOARD_SIZES = """() => [
+  parseFloat(getComputedStyle(document.querySelector('table.board')).fontSize),
+  ...[...document.querySelectorAll('table.board tbody tr')].map((row) => Math.round(row.getBoundingClientRect().height * 10) / 10),
+]"""
+
+
+def test_the_big_screen_board_keeps_its_sizes_when_a_row_is_added(
+    web: WebStack, browser: Browser, tmp_path: Path
+) -> None:
+    # Given a track of seventeen talks, sixteen of them rated, its board on a hall's 1080p screen
+    track = f"Growing board {unique_talk_id()}"
+    talks = [web.add_talk(title=f"Growing talk {n}", track=track) for n in range(17)]
+    web.rated({talk["id"]: [4] for talk in talks[:16]}, seconds=90)
+    hall = browser.new_context(viewport=PROJECTORS["1920x1080"])
+    try:
+        page = hall.new_page()
+        page.goto(web.url(f"/app/leaderboard?track={quote(track)}&view=screen"))
+        rows = page.locator("table.board tbody tr")
+        expect(rows).to_have_count(16, timeout=10_000)
+        page.wait_for_timeout(100)  # (a frame for the board's fit to its size)
+        text, *heights = page.evaluate(BOARD_SIZES)
+        page.screenshot(path=str(tmp_path / "board-16.png"))
+        # When the seventeenth talk gets its first rating, and its row is added
+        web.rated({talks[16]["id"]: [3]})
+        expect(rows).to_have_count(17, timeout=15_000)
+        page.wait_for_timeout(100)
+        text_after, *heights_after = page.evaluate(BOARD_SIZES)
+        page.screenshot(path=str(tmp_path / "board-17.png"))
+        # Then the board's text and its rows keep their sizes, the new row under the others
+        # (the text went from 39.1 to 37.0 px and every row moved before)
+        assert text_after == text, (text, text_after)
+        assert heights_after == [*heights, heights[0]], (
+            heights,
+            heights_after,
+        )
+    finally:
+        hall.close()

@@ -6,6 +6,8 @@ import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_
 import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
+// The numbers of rows the big screen's board is sized for (fitScreen).
+const STEPS = [7, 10, 14, SIZE];
 // On a hall's big screen (?view=screen) the board is read every 20 s while live, as a room
 // screen's figures are, where a page reads it every minute: a live channel stalled without
 // closing left the hall's board that far behind under "Live".
@@ -95,7 +97,10 @@ export function leaderboardPage(main) {
   function fitScreen() {
     if (!onScreen) return;
     const count = Math.max(1, rows.size);
-    boardBox.style.setProperty("--rows", String(count));
+    // Sized in steps, not to the row: a row added (a talk's first rating) leaves the text and
+    // the rows as they were, but past 7, 10 and 14 rows (from 8 talks on, the rows fill three
+    // quarters of the height at least; fewer, the top of the screen, "few" titles on two lines).
+    boardBox.style.setProperty("--rows", String(STEPS.find((most) => count <= most) ?? count));
     boardBox.classList.toggle("few", count <= 7); // (titles may take two lines)
     main.classList.remove("grown");
     if (boardBox.scrollHeight > boardBox.clientHeight + 1) main.classList.add("grown");

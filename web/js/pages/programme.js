@@ -114,9 +114,10 @@ function endOfDay(now) {
   return instantOf(midnight) ?? now + 3_600_000; // (a midnight the clocks skip: an hour on)
 }
 
-// A card's mark: "Now" or "Next", in words (not colour alone), a screen reader hearing which.
+// A card's mark: "Now" or "Next", in words (not colour alone), a screen reader hearing which,
+// apart from the track's name that follows ("On now: Testing", not "Now Testing").
 const MARKS = {
-  now: () => h("span", { class: "now" }, "Now"),
+  now: () => h("span", { class: "now" }, h("span", { "aria-hidden": "true" }, "Now"), h("span", { class: "sr-only" }, "On now:")),
   next: () => h("span", { class: "next" }, h("span", { "aria-hidden": "true" }, "Next"), h("span", { class: "sr-only" }, "Next in its room:")),
 };
 
