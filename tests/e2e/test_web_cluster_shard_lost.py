@@ -127,6 +127,18 @@ def test_the_programme_says_only_the_lost_shards_talks_ratings_are_not_available
     expect(cards.filter(has_text=title(stack.kept[1])).get_by_text("1 rating")).to_be_visible()
     for talk in stack.kept:
         expect(cards.filter(has_text=title(talk)).get_by_text("not available")).to_have_count(0)
+    # And the notice above the list says which counts cannot be read, the others shown, and the
+    # badge is not "Paused" (before: "The counts and averages cannot be read just now" and
+    # "Paused: the counts cannot be read just now", over cards showing their counts)
+    # (every talk of the lost shard's, the runtime's own among them, counted)
+    lost = cards.filter(has_text="Ratings not available just now").count()
+    notice = page.get_by_test_id("counts-notice")
+    expect(notice).to_have_text(
+        re.compile(rf"^{lost} talks' counts cannot be read just now .*the others are shown")
+    )
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_attribute("data-state", re.compile("^(live|polling)$"))
+    expect(badge).not_to_contain_text("Paused")
     page.screenshot(path=str(tmp_path / "programme.png"), full_page=True)
 
 
@@ -151,4 +163,8 @@ def test_the_leaderboard_keeps_the_unreadable_places_at_their_ranks_and_counts_t
     assert [rows.nth(i).locator("td.rank").inner_text() for i in range(4)] == ["1", "2", "3", "4"]
     # And the page says how many places could not be read
     expect(page.get_by_text("2 talks' counts could not be read just now")).to_be_visible()
+    # And its badge is not "Paused": the places read still move
+    expect(page.locator(".live-badge")).to_have_attribute(
+        "data-state", re.compile("^(live|polling)$")
+    )
     page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)

@@ -27,7 +27,7 @@ from tests.builders import (
     unique_talk_id,
 )
 from tests.integration.conftest import Call
-from tests.integration.test_cluster_unanswered import timed
+from tests.integration.test_cluster_unanswered import FUNCTION_TIMEOUT_S, timed
 from tests.redis_cluster import LocalRedisCluster
 
 pytestmark = pytest.mark.integration
@@ -211,3 +211,49 @@ def test_the_programme_and_the_board_ride_out_a_failover(
     # And it did not read on past its bound: FAILOVER_RIDE_S (4 s) from the read's start, then
     # the reads themselves, given 4 s more for a machine three times slower and loaded
     assert read_in < FAILOVER_RIDE_S + 4, f"answered after {read_in:.1f} s"
+
+
+@pytest.mark.parametrize("route", ["/talks", "/leaderboard"])
+def test_a_shard_that_answers_nothing_costs_a_request_one_wait_not_one_a_read(
+    api: Call,
+    configure: Callable[..., None],
+    own_cluster: LocalRedisCluster,
+    talks_dsn: str,
+    track: str,
+    topic: str,
+    route: str,
+) -> None:
+    # Given a cluster whose nodes serve their slots when a shard is lost (set on every node),
+    # a track's talks on a shard (neither the board's nor the URL's node's) and the board's
+    for port in own_cluster.live_ports():
+        redis.Redis(port=port).config_set("cluster-require-full-coverage", "no")
+    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
+    board = own_cluster.primary_of(LEADERBOARD_KEY)
+    [lost] = [
+        primary
+        for primary in own_cluster.primaries()
+        if primary != board
+        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
+    ][:1]
+    found = talks_on(own_cluster, talks_dsn, track, {lost: 1, board: 1})
+    rated(topic, {found[lost][0]: [5], found[board][0]: [4, 4]})
+    assert api("GET", route, query={"track": track})["statusCode"] == 200
+    # When that shard's primary and replica are stopped (SIGSTOP: their kernel accepts the
+    # connections, nothing answers: a host hung) and the route is read
+    with own_cluster.frozen([lost, own_cluster.replica_of(lost)]):
+        read, read_in = timed(lambda: api("GET", route, query={"track": track}))
+    # Then the live shard's counts are shown, the stopped shard's talk said unreadable
+    assert read["statusCode"] == 200, read["body"]
+    if route == "/talks":
+        items = {item["id"]: item for item in read["json"]["items"]}
+        assert items[found[lost][0]].get("unavailable") is True, read["body"]
+        assert items[found[board][0]]["summary"]["count"] == 2
+    else:
+        assert [p["talkId"] for p in read["json"]["unreadable"]] == found[lost], read["body"]
+        assert [(p["talkId"], p["count"]) for p in read["json"]["talks"]] == [(found[board][0], 2)]
+    # And within one wait for the stopped node (the socket timeout, 5 s, and the second a call
+    # adds to ask for the slots: 6 s) for the whole request, where each read of it waited its
+    # own (the page's pipeline 6 s, the shard's own read 6 s more: 12 s and more, the function's
+    # timeout). The waits are of the clock, not of the CPU; 3.5 s is left for the request's
+    # work, which took up to 4.8 s on a machine at load 35 on 2 cores with the waits in it
+    assert read_in < FUNCTION_TIMEOUT_S - 2.5, f"answered after {read_in:.1f} s"

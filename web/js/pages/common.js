@@ -138,9 +138,12 @@ export function unreadableRetries() {
 
 // The words of each page for why its counts are not the live ones: the programme's have none
 // then; a talk's page and its room screen show the talk's as the stored ratings count them.
+// `some(n)`: the programme's words when only n of its talks' counts cannot be read (a lost
+// part of the store), the others' shown.
 export const LISTED_COUNTS = {
   rebuilding: recounted("The counts and averages are", "they are"),
   unavailable: unreadable("The counts and averages"),
+  some: (n) => `${plural(n, "talk's", "talks'")} counts cannot be read just now (every rating sent is kept); the others are shown as they are. Trying again shortly.`,
 };
 export const STORED_COUNTS = {
   rebuilding: "Counted from the stored ratings while the live counts are recounted; live again in a few seconds.",
@@ -148,7 +151,8 @@ export const STORED_COUNTS = {
 };
 
 // One line saying why the counts shown are not the live ones (`words`: LISTED_COUNTS or
-// STORED_COUNTS), from a read's `rebuilding` and `unavailable` (the API's flags); empty when
+// STORED_COUNTS), from a read's `rebuilding` and `unavailable` (the API's flags; `some`: how
+// many talks' counts alone could not be read, when the others' were, said by `words.some`); empty when
 // neither. `said(read)` answers when to read again: REBUILD_READ_MS while recounted, backing
 // off (unreadableRead) while unreadable, null when neither.
 export function countsNotice(words, testId = "counts-notice") {
@@ -156,8 +160,9 @@ export function countsNotice(words, testId = "counts-notice") {
   const retries = unreadableRetries();
   return {
     node,
-    said({ rebuilding = false, unavailable = false } = {}) {
-      setText(node, rebuilding ? words.rebuilding : unavailable ? words.unavailable : "");
+    said({ rebuilding = false, unavailable = false, some = 0 } = {}) {
+      const lost = some && words.some ? words.some(some) : words.unavailable;
+      setText(node, rebuilding ? words.rebuilding : unavailable ? lost : "");
       if (!unavailable) retries.reset();
       return rebuilding ? REBUILD_READ_MS : unavailable ? retries.next() : null;
     },
@@ -186,7 +191,7 @@ export function countsFollowed(counts, badge, reread) {
     onRead(body) {
       last = body;
       const wait = counts.said(body);
-      badge.unreadable(body.unavailable);
+      badge.unreadable(body.unavailable && !body.some); // (some counts read: they still move)
       badge.recounting(body.rebuilding);
       clearTimeout(timer);
       if (wait !== null && !stopped) timer = setTimeout(reread, wait);

@@ -340,7 +340,9 @@ export function programmePage(main) {
         rememberTalks(fresh); // (their titles, for a talk page opened offline later)
         lastReadAt = stale.read();
         explained = rebuilding || unavailable;
-        followed.onRead({ rebuilding, unavailable });
+        // (only some talks unreadable, the others counted: a lost part of the store)
+        const some = unavailable && fresh.some((t) => t.summary) ? fresh.filter((t) => t.unavailable === true).length : 0;
+        followed.onRead({ rebuilding, unavailable, some });
       }
       if (tracksChanged) drawTracks();
       show();

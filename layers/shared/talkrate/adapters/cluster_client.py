@@ -18,6 +18,12 @@ refuses so (a shard lost, or a failover under way) ten more times, each after a 
 second and a refresh (2.8 s, more when the refresh meets a node that does not answer), which a
 write riding out a failover needs and a read that has somewhere else to go (the event store) or
 something to say (`unavailable`) does not.
+
+A request that makes several reads (the programme: its page's pipeline, then each shard's own
+read when that fails) makes them inside `one_request`: they share one budget, and a node that
+left one of them unanswered is not waited on again by the others (they fail at once for it), so
+a node that answers nothing costs the request one wait, not one per read (the programme waited
+6 s for the pipeline and 6 s more for the shard's own read: 12 s, the function's timeout).
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 # What a call may wait, beyond one socket timeout, for nodes that do not answer: its client
 # asking other nodes for the slots after one did not answer.
 REFRESH_WAIT_S = 1.0
+# In a request's budget (one_request), what a read of a node not yet silent may still wait once
+# the budget is spent: a live shard answers in milliseconds, and its counts are not lost to the
+# wait a silent node spent (each node at most once: it is silent after).
+SPENT_GRACE_S = 0.5
 
 
 class _Unanswered:
@@ -43,6 +53,11 @@ class _Unanswered:
     that connection's socket timeout)."""
 
     left: float | None = None
+    grace = 0.0  # (SPENT_GRACE_S in a request's budget)
+
+    def __init__(self) -> None:
+        # the nodes (host, port) that left a read, or a connect, unanswered within this budget
+        self.silent: set[tuple[str, int]] = set()
 
 
 _budget: ContextVar[_Unanswered | None] = ContextVar("cluster_call_unanswered", default=None)
@@ -67,6 +82,22 @@ def answered_once() -> Iterator[None]:
 
 
 @contextmanager
+def one_request() -> Iterator[None]:
+    """One budget for every call of the cluster inside (see the module), unless inside one;
+    once spent, a node not silent yet is still waited SPENT_GRACE_S."""
+    if _budget.get() is not None:
+        yield
+        return
+    budget = _Unanswered()
+    budget.grace = SPENT_GRACE_S
+    token = _budget.set(budget)
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+@contextmanager
 def _one_call() -> Iterator[None]:
     """A budget for the call about to run, unless it runs inside a call that has one."""
     if _budget.get() is not None:
@@ -86,6 +117,8 @@ class _BudgetedReads:
 
     socket_timeout: float | None
     socket_connect_timeout: float | None
+    host: str
+    port: int
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         if not _once.get():
@@ -101,17 +134,18 @@ class _BudgetedReads:
             return super().read_response(*args, **kwargs)  # type: ignore[misc]
         if budget.left is None:
             budget.left = self.socket_timeout + REFRESH_WAIT_S
-        if budget.left <= 0:
+        if max(budget.left, budget.grace) <= 0 or (self.host, self.port) in budget.silent:
             # (the command sent is not read: its answer must not be taken as the next one's)
             self.disconnect()  # type: ignore[attr-defined]
             raise RedisTimeoutError("no answer: the call's wait for this cluster is spent")
-        if budget.left < self.socket_timeout:
-            kwargs["timeout"] = budget.left
+        if max(budget.left, budget.grace) < self.socket_timeout:
+            kwargs["timeout"] = max(budget.left, budget.grace)
         started = time.monotonic()
         try:
             return super().read_response(*args, **kwargs)  # type: ignore[misc]
         except RedisTimeoutError:
             budget.left -= time.monotonic() - started
+            budget.silent.add((self.host, self.port))
             raise
 
     def _connect(self) -> Any:
@@ -124,16 +158,19 @@ class _BudgetedReads:
             return super()._connect()  # type: ignore[misc]
         if budget.left is None:
             budget.left = answer + REFRESH_WAIT_S
-        if budget.left <= 0:
+        left = max(budget.left, budget.grace)
+        if left <= 0 or (self.host, self.port) in budget.silent:
             raise TimeoutError("no answer: the call's wait for this cluster is spent")
         # (the connection is this call's alone while it connects: its pool lent it)
-        self.socket_connect_timeout = min(wait, budget.left)
-        self.socket_timeout = min(answer, budget.left)  # (a TLS handshake reads within it)
+        self.socket_connect_timeout = min(wait, left)
+        self.socket_timeout = min(answer, left)  # (a TLS handshake reads within it)
         started = time.monotonic()
         try:
             sock = super()._connect()  # type: ignore[misc]
-        except OSError:
+        except OSError as failed:
             budget.left -= time.monotonic() - started
+            if isinstance(failed, TimeoutError):  # (no answer; a refusal is an answer)
+                budget.silent.add((self.host, self.port))
             raise
         finally:
             self.socket_connect_timeout, self.socket_timeout = wait, answer

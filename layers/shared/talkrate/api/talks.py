@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from talkrate import wiring
+from talkrate.adapters.cluster_client import one_request
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Header, Path, Query, Request, Response, Router
 from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, talk_details
@@ -138,15 +139,16 @@ def get_talks(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
-    page = find_talks(
-        wiring.talk_catalog(),
-        wiring.read_model(),
-        wiring.rebuild_requests(),
-        q,
-        track,
-        limit,
-        offset,
-    )
+    with one_request():  # (its reads of a cluster wait in all one call's time: the module)
+        page = find_talks(
+            wiring.talk_catalog(),
+            wiring.read_model(),
+            wiring.rebuild_requests(),
+            q,
+            track,
+            limit,
+            offset,
+        )
     following = offset + limit
     query = {k: v for k, v in {"q": q, "track": track, "limit": limit}.items() if v is not None}
     body: dict[str, Any] = {
@@ -261,9 +263,10 @@ def get_leaderboard(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     track: TrackQuery = None,
 ) -> dict[str, Any]:
-    board = leaderboard(
-        wiring.talk_catalog(), wiring.read_model(), wiring.rebuild_requests(), limit, track
-    )
+    with one_request():  # (as the programme's)
+        board = leaderboard(
+            wiring.talk_catalog(), wiring.read_model(), wiring.rebuild_requests(), limit, track
+        )
     body: dict[str, Any] = {
         "talks": [
             {
