@@ -80,6 +80,23 @@ def rated(topic: str, ratings: dict[str, list[int]]) -> None:
     )
 
 
+def a_shard_apart(cluster: LocalRedisCluster, board: int) -> int:
+    """A primary whose shard holds neither the board's key (on the primary at `board`) nor
+    the node the URL names (the client's way in)."""
+    return next(
+        primary
+        for primary in cluster.primaries()
+        if primary != board and cluster.ports[0] not in (primary, cluster.replica_of(primary))
+    )
+
+
+def coverage_not_required(cluster: LocalRedisCluster) -> None:
+    """Every node serves its slots while a shard is lost (`cluster-require-full-coverage no`,
+    set on each)."""
+    for port in cluster.live_ports():
+        redis.Redis(port=port).config_set("cluster-require-full-coverage", "no")
+
+
 def until(condition: Callable[[], bool], what: str, within: float = 30) -> None:
     """Until the condition holds (`what` said if it does not within the time)."""
     deadline = time.monotonic() + within
@@ -97,18 +114,12 @@ def test_a_lost_shard_takes_only_its_own_talks_counts_off_the_programme_and_the_
     topic: str,
 ) -> None:
     # Given a cluster whose nodes serve their slots when a shard is lost (set on every node)
-    for port in own_cluster.live_ports():
-        redis.Redis(port=port).config_set("cluster-require-full-coverage", "no")
+    coverage_not_required(own_cluster)
     configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
     # And a track's talks on the shard to be lost (neither the board's nor the URL's node's)
     # and on the board's shard, rated so that they rank alternately lost and kept
     board = own_cluster.primary_of(LEADERBOARD_KEY)
-    [lost] = [
-        primary
-        for primary in own_cluster.primaries()
-        if primary != board
-        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
-    ][:1]
+    lost = a_shard_apart(own_cluster, board)
     found = talks_on(own_cluster, talks_dsn, track, {lost: 2, board: 3})
     first, third = found[lost]
     second, fourth, unrated = found[board]
@@ -172,12 +183,7 @@ def test_the_programme_and_the_board_ride_out_a_failover(
     # Given a track's talks on two shards of a cluster (every slot required), rated and read
     configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
     board = own_cluster.primary_of(LEADERBOARD_KEY)
-    [killed] = [
-        primary
-        for primary in own_cluster.primaries()
-        if primary != board
-        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
-    ][:1]
+    killed = a_shard_apart(own_cluster, board)
     found = talks_on(own_cluster, talks_dsn, track, {killed: 1, board: 1})
     rated(topic, {found[killed][0]: [5], found[board][0]: [4, 4]})
     assert api("GET", route, query={"track": track})["statusCode"] == 200
@@ -225,16 +231,10 @@ def test_a_shard_that_answers_nothing_costs_a_request_one_wait_not_one_a_read(
 ) -> None:
     # Given a cluster whose nodes serve their slots when a shard is lost (set on every node),
     # a track's talks on a shard (neither the board's nor the URL's node's) and the board's
-    for port in own_cluster.live_ports():
-        redis.Redis(port=port).config_set("cluster-require-full-coverage", "no")
+    coverage_not_required(own_cluster)
     configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
     board = own_cluster.primary_of(LEADERBOARD_KEY)
-    [lost] = [
-        primary
-        for primary in own_cluster.primaries()
-        if primary != board
-        and own_cluster.ports[0] not in (primary, own_cluster.replica_of(primary))
-    ][:1]
+    lost = a_shard_apart(own_cluster, board)
     found = talks_on(own_cluster, talks_dsn, track, {lost: 1, board: 1})
     rated(topic, {found[lost][0]: [5], found[board][0]: [4, 4]})
     assert api("GET", route, query={"track": track})["statusCode"] == 200
