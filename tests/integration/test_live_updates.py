@@ -601,6 +601,19 @@ def test_an_organiser_s_changes_made_while_the_channel_hangs_reach_the_pages_onc
         page.close()
 
 
+def every_change_sent(within: float = 20) -> None:
+    """Until the API's thread has sent every organiser's change it kept (the live channel
+    took them), within `within` seconds."""
+    from talkrate import wiring
+
+    announcer = wiring.live_announcer()
+    assert announcer is not None
+    ends = time.monotonic() + within
+    while announcer.unsent_changes() and time.monotonic() < ends:
+        time.sleep(0.01)
+    assert announcer.unsent_changes() == 0, f"the kept changes were not sent within {within} s"
+
+
 def test_an_organiser_s_change_the_channel_took_late_is_counted_as_sent_late_not_lost(
     configure: Callable[..., None],
     api: Call,
@@ -615,7 +628,6 @@ def test_an_organiser_s_change_the_channel_took_late_is_counted_as_sent_late_not
         LIVE_API_KEY=live.api_key,
         LIVE_PUBLISH_TIMEOUT_SECONDS="2",
     )
-    from talkrate import wiring
 
     try:
         # When an organiser adds a talk while it hangs (its push left at the write's bound)
@@ -627,12 +639,7 @@ def test_an_organiser_s_change_the_channel_took_late_is_counted_as_sent_late_not
             time.sleep(0.01)
         # ...and the channel answers again: the thread sends the change, late
         channel.release()
-        announcer = wiring.live_announcer()
-        assert announcer is not None
-        ends = time.monotonic() + 20
-        while announcer.unsent_changes() and time.monotonic() < ends:
-            time.sleep(0.01)
-        assert announcer.unsent_changes() == 0, "the change was not sent within 20 s"
+        every_change_sent()
         # ...and the API answers its next request (an attendee reading the talk)
         capsys.readouterr()
         assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 200
@@ -664,7 +671,6 @@ def test_a_change_the_channel_takes_after_the_write_s_bound_is_slow_not_failed(
         LIVE_API_KEY=live.api_key,
         LIVE_PUBLISH_TIMEOUT_SECONDS="2",
     )
-    from talkrate import wiring
 
     try:
         # When an organiser adds a talk
@@ -673,12 +679,7 @@ def test_a_change_the_channel_takes_after_the_write_s_bound_is_slow_not_failed(
         assert added["statusCode"] == 201
         write = capsys.readouterr().out
         # ...and the channel takes it, late
-        announcer = wiring.live_announcer()
-        assert announcer is not None
-        ends = time.monotonic() + 20
-        while announcer.unsent_changes() and time.monotonic() < ends:
-            time.sleep(0.01)
-        assert announcer.unsent_changes() == 0, "the change was not taken within 20 s"
+        every_change_sent()
         assert api("GET", f"/talks/{new_talk_id}")["statusCode"] == 200
         after = capsys.readouterr().out
     finally:
