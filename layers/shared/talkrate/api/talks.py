@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from talkrate import wiring
-from talkrate.adapters.cluster_client import one_request
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Header, Path, Query, Request, Response, Router
 from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, talk_details
@@ -139,6 +138,9 @@ def get_talks(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
+    # (imported at the request, as the read model's client: the API's init loads no client)
+    from talkrate.adapters.cluster_client import one_request
+
     with one_request():  # (its reads of a cluster wait in all one call's time: the module)
         page = find_talks(
             wiring.talk_catalog(),
@@ -263,6 +265,8 @@ def get_leaderboard(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     track: TrackQuery = None,
 ) -> dict[str, Any]:
+    from talkrate.adapters.cluster_client import one_request
+
     with one_request():  # (as the programme's)
         board = leaderboard(
             wiring.talk_catalog(), wiring.read_model(), wiring.rebuild_requests(), limit, track
