@@ -155,9 +155,15 @@ def test_a_mapping_holding_a_batch_when_its_topic_is_recreated_reads_the_new_one
         # When an operator deletes the topic and creates it again, and 5 records come to it
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="operator")
         try:
+            (before,) = admin.describe_topics([TOPIC])
             admin.delete_topics([TOPIC])
+            # Until the old topic is gone: no longer listed, or listed under a new id (the
+            # mapping's consumer asking for its metadata may have the broker create it again
+            # before a list sees it gone)
             deadline = time.monotonic() + 10
-            while TOPIC in admin.list_topics():
+            while TOPIC in admin.list_topics() and (
+                admin.describe_topics([TOPIC])[0]["topic_id"] == before["topic_id"]
+            ):
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
             # (the mapping's consumer may ask for the topic's metadata in between, and the
