@@ -11,9 +11,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from sam_emulator import stopwatch
 from sam_emulator.events import Options
@@ -124,23 +124,18 @@ def main(
     stop = threading.Event()
     emulators: list[Emulator] = []
 
-    def request_stop(signum: int, frame: Any) -> None:
-        if not stop.is_set():
-            stopwatch.begin()
-            stop.set()
-            return
+    def at_once(signum: int) -> NoReturn:
         # A second Ctrl-C while stopping: wait for nothing more.
-        # (straight to the descriptor: the main thread this runs on may be mid-write to stderr)
+        # (straight to the descriptor: another thread may be mid-write to stderr)
         with contextlib.suppress(OSError):
             os.write(2, f"{prog}: stopping at once\n".encode())
-        stopwatch.step_in_handler("a second signal: stopping at once")
+        stopwatch.step_at_once("a second signal: stopping at once")
         for started in emulators:
             started.abandon()
-        stopwatch.step_in_handler("abandoned: exiting")
+        stopwatch.step_at_once("abandoned: exiting")
         os._exit(128 + signum)
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    _count_stop_signals(stop, at_once)
     emulator = Emulator(
         template,
         Options(
@@ -180,36 +175,50 @@ def main(
             )
     print(f"{prog}: stopping", file=sys.stderr, flush=True)
     stopwatch.step("stopping")
-    _stop_heeding_signals(emulator)
+    emulator.stop()
     stopwatch.step("stopped")
     print(f"{prog}: stopped", file=sys.stderr, flush=True)
     return 0
 
 
-# How long the main thread waits at a time while the stop runs (see _stop_heeding_signals).
-SIGNAL_HEARD_WITHIN_SECONDS = 0.05
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
-def _stop_heeding_signals(emulator: Emulator) -> None:
-    """`emulator.stop()` on a thread of its own, the main thread waiting for it a moment at a
-    time. Python runs a signal's handler on the main thread, and a signal that landed on another
-    thread (any may take a process's signal) is only run once the main thread's wait ends: a
-    second Ctrl-C during the stop, heard by a thread of the stop, waited until its Kafka drains
-    and functions had ended (2 to 4 s), not "at once"."""
-    failed: list[BaseException] = []
+def _count_stop_signals(stop: threading.Event, at_once: Callable[[int], NoReturn]) -> None:
+    """Ctrl-C and SIGTERM counted one by one as they arrive, on a thread of their own: the first
+    sets `stop`, the next calls `at_once`.
 
-    def stop() -> None:
-        try:
-            emulator.stop()
-        except BaseException as error:  # raised on the main thread, as before
-            failed.append(error)
+    Python runs a signal's handler later, on the main thread, and once for a signal that arrived
+    twice meanwhile. A second Ctrl-C that came before the main thread had run the first one's
+    handler was lost with it, and the stop took its full 4 s: the main thread waits up to a
+    second at a time while running, and a signal another thread took does not wake it (any
+    thread may take a process's signal), nor does a machine under load run it at once. The C
+    handler writes every signal's number to the wakeup descriptor, at once, whichever thread took
+    it: this thread reads them there, the main thread free to be anywhere (starting, stopping,
+    exiting). The handlers Python runs do nothing but keep SIGINT from raising
+    KeyboardInterrupt."""
+    heard, told = os.pipe()
+    os.set_blocking(told, False)  # the C handler must never wait on a full pipe
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _counted_elsewhere)
+    signal.set_wakeup_fd(told, warn_on_full_buffer=False)
 
-    stopping = threading.Thread(target=stop, name="stop")
-    stopping.start()
-    while stopping.is_alive():
-        stopping.join(SIGNAL_HEARD_WITHIN_SECONDS)
-    if failed:
-        raise failed[0]
+    def count() -> None:
+        while True:
+            for signum in os.read(heard, 64):
+                if signum not in STOP_SIGNALS:
+                    continue
+                if not stop.is_set():
+                    stopwatch.begin()
+                    stop.set()
+                else:
+                    at_once(signum)
+
+    threading.Thread(target=count, name="stop-signals", daemon=True).start()
+
+
+def _counted_elsewhere(signum: int, frame: Any) -> None:
+    """The Python handler of a stop signal: `_count_stop_signals` counts it."""
 
 
 def exit_at_once(code: int) -> NoReturn:

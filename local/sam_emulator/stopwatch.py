@@ -31,10 +31,10 @@ def step(what: str) -> None:
     console(f"[stop] +{time.monotonic() - _started:.3f} s {what}")
 
 
-def step_in_handler(what: str) -> None:
-    """`step` from a signal's handler: written straight to stderr's descriptor, taking no lock
-    (the handler runs on the main thread, which may hold the console's lock mid-line: `console`
-    there would wait for itself)."""
+def step_at_once(what: str) -> None:
+    """`step` on the way to the process's end (a second signal): written straight to stderr's
+    descriptor, taking no lock (the thread holding the console's lock may be stuck mid-line;
+    the line is written even so)."""
     if os.environ.get("SAM_EMULATOR_STOP_TIMES") != "1" or _started is None:
         return
     line = f"[stop] +{time.monotonic() - _started:.3f} s {what}\n"
