@@ -17,7 +17,12 @@ A read made `answered_once` takes a CLUSTERDOWN as its answer: redis-py tries a 
 refuses so (a shard lost, or a failover under way) ten more times, each after a quarter of a
 second and a refresh (2.8 s, more when the refresh meets a node that does not answer), which a
 write riding out a failover needs and a read that has somewhere else to go (the event store) or
-something to say (`unavailable`) does not.
+something to say (`unavailable`) does not. Such a read takes a node's refused connection as its
+answer too once its client has read the slots again (they may name the refusing node's promoted
+replica) and they still name it: redis-py tries a call whose node refuses the connection ten more
+times, reading the slots again at each (a fresh connection to a node, its handshake, CLUSTER
+SLOTS), which for a shard lost whole (primary and replica) cost the programme 22 reads of the
+slots in one request, 0.1 s on a quiet machine and 1.3 s on a loaded one.
 
 A request that makes several reads (the programme: its page's pipeline, then each shard's own
 read when that fails) makes them inside `one_request`: they share one budget, and a node that
@@ -62,12 +67,21 @@ class _Unanswered:
 
 _budget: ContextVar[_Unanswered | None] = ContextVar("cluster_call_unanswered", default=None)
 _once: ContextVar[bool] = ContextVar("cluster_read_answered_once", default=False)
+# The nodes (host, port) that refused one call's connection (each call its own, a request's too:
+# a failover ridden out reads again, and finds the promoted replica by reading the slots again)
+_refused: ContextVar[set[tuple[str, int]] | None] = ContextVar("cluster_call_refused", default=None)
 
 
 class ClusterDownOnRead(redis.ResponseError):
     """A CLUSTERDOWN (or MASTERDOWN) answered to a read made `answered_once`: a ResponseError
     that is no ClusterDownError, so redis-py neither waits, reads the slots again nor tries the
     call again, and the caller takes it as Redis not answering (a RedisError)."""
+
+
+class RefusedOnRead(redis.RedisError):
+    """A read made `answered_once` connecting again to a node that refused its connection in the
+    same call: a RedisError that is no ConnectionError, so redis-py neither reads the slots again
+    nor tries the call again, and the caller takes it as Redis not answering."""
 
 
 @contextmanager
@@ -99,15 +113,17 @@ def one_request() -> Iterator[None]:
 
 @contextmanager
 def _one_call() -> Iterator[None]:
-    """A budget for the call about to run, unless it runs inside a call that has one."""
-    if _budget.get() is not None:
-        yield
-        return
-    token = _budget.set(_Unanswered())
+    """A budget for the call about to run, unless it runs inside a call or a request that has
+    one; and its own list of refusals, unless it runs inside a call."""
+    refusals = _refused.set(set()) if _refused.get() is None else None
+    budget = _budget.set(_Unanswered()) if _budget.get() is None else None
     try:
         yield
     finally:
-        _budget.reset(token)
+        if budget is not None:
+            _budget.reset(budget)
+        if refusals is not None:
+            _refused.reset(refusals)
 
 
 class _BudgetedReads:
@@ -151,7 +167,11 @@ class _BudgetedReads:
     def _connect(self) -> Any:
         """The socket, its connect (and a TLS handshake) waiting no longer than what is left of
         the call's budget; one that fails spends what it waited, one with nothing left fails at
-        once (redis-py says it as a TimeoutError, as a connect that timed out)."""
+        once (redis-py says it as a TimeoutError, as a connect that timed out). A read made
+        `answered_once` does not connect again to a node that refused it (RefusedOnRead)."""
+        node, refused = (self.host, self.port), _refused.get()
+        if refused is not None and node in refused and _once.get():
+            raise RefusedOnRead(f"{self.host}:{self.port} refused this read's connection already")
         budget = _budget.get()
         wait, answer = self.socket_connect_timeout, self.socket_timeout
         if budget is None or wait is None or answer is None:
@@ -159,7 +179,7 @@ class _BudgetedReads:
         if budget.left is None:
             budget.left = answer + REFRESH_WAIT_S
         left = max(budget.left, budget.grace)
-        if left <= 0 or (self.host, self.port) in budget.silent:
+        if left <= 0 or node in budget.silent:
             raise TimeoutError("no answer: the call's wait for this cluster is spent")
         # (the connection is this call's alone while it connects: its pool lent it)
         self.socket_connect_timeout = min(wait, left)
@@ -170,7 +190,9 @@ class _BudgetedReads:
         except OSError as failed:
             budget.left -= time.monotonic() - started
             if isinstance(failed, TimeoutError):  # (no answer; a refusal is an answer)
-                budget.silent.add((self.host, self.port))
+                budget.silent.add(node)
+            elif refused is not None:
+                refused.add(node)
             raise
         finally:
             self.socket_connect_timeout, self.socket_timeout = wait, answer
