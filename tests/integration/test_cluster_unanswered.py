@@ -171,10 +171,14 @@ def test_reads_while_a_shard_is_lost_answer_at_once(
     # And one of the reads waited as through a failover (FAILOVER_RIDE_S; bounded with 4 s
     # more for a loaded machine), the others at once (before: 2.8 s each): the process rides
     # out one refusal only. Which read rides is the first to meet CLUSTERDOWN: the board's,
-    # unless its first call met the lost node's closed port instead (a client whose slots
-    # still named it, seen on a loaded machine), then the programme's
+    # unless the board's key is on the lost shard (its port refuses the connection), then the
+    # programme's. A ride sleeps on the clock: a second one waits 3.75 s at least (its last
+    # step begun within FAILOVER_RIDE_S of its start), whatever the load; a read at once
+    # waits on the CPU alone (the programme's reads and two readings of the slots: 0.05 s
+    # quiet, up to 0.55 s at load 24 on 2 cores, 1.3 s in CI when it read them 22 times). Half
+    # the ride parts the two with a wide margin either side
     times = {"leaderboard": first_in, "leaderboard again": board_in, "programme": programme_in}
-    waited = [name for name, seconds in times.items() if seconds >= 1]
+    waited = [name for name, seconds in times.items() if seconds >= FAILOVER_RIDE_S / 2]
     assert len(waited) <= 1, times
     assert all(seconds < FAILOVER_RIDE_S + 4 for seconds in times.values()), times
 
