@@ -42,18 +42,14 @@ def backends_with(tmp_path: Path, **services: object) -> Backends:
 
 
 def killed(pid: int | None) -> None:
+    """SIGKILL the service's process (a child of this one), then wait until it has ended as a
+    whole: its leader shows as a zombie while its other threads still end, holding its port and
+    not yet waitable (the watchdog saw it running, a bind to its port failed); waitable with
+    WNOWAIT, every thread has ended and closed its sockets, and the watchdog's check reaps it."""
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    # Until the process is gone (a zombie: the watchdog's check reaps it)
-    import psutil
-
     deadline = time.monotonic() + 10
-    while True:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return
-        except psutil.NoSuchProcess:
-            return
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
         assert time.monotonic() < deadline, f"process {pid} still runs after SIGKILL"
         time.sleep(0.01)
 
