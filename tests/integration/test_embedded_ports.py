@@ -4,6 +4,7 @@ before they bind it (another process looking for a free port at the same moment)
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,53 @@ def test_redis_tries_another_port_when_its_free_one_was_taken_meanwhile(
         with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as connection:
             connection.sendall(b"PING\r\n")
             assert connection.recv(16).startswith(b"+PONG")
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+def answering() -> Iterator[int]:
+    """A loopback port another server listens on, answering +PONG to whatever it is sent (as
+    another Redis answers PING)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.1)
+        done = threading.Event()
+
+        def serve() -> None:
+            while not done.is_set():
+                try:
+                    connection, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with connection:
+                    connection.settimeout(2)
+                    if connection.recv(64):
+                        connection.sendall(b"+PONG\r\n")
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        yield int(listener.getsockname()[1])
+        done.set()
+        server.join()
+
+
+def test_redis_is_not_ready_on_another_servers_pong_where_it_could_not_listen(
+    tmp_path: Path, answering: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the first free port the service finds is taken meanwhile by a server answering PING
+    ports = iter([answering])
+    monkeypatch.setattr(free_ports, "free_port", lambda host: next(ports, None) or free_port(host))
+    redis = embedded.EmbeddedRedis(tmp_path / "redis")
+    # When it starts
+    redis.start()
+    try:
+        # Then it was not taken as ready on that answer: it runs, on a port of its own
+        assert redis.port != answering
+        assert redis.running
+        assert redis._process is not None
+        assert free_ports.listens(redis._process.pid, redis.port)
     finally:
         redis.stop()
 
