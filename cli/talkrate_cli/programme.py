@@ -26,7 +26,8 @@ An export is the file the organisers' page downloads: the same cells, an average
 byte-order mark and CRLF line ends (what spreadsheets read as UTF-8 CSV). Its results are count,
 avg, the histogram's 1 to 5, then rank and score (the leaderboard's, among the file's talks;
 empty for a talk nobody rated) and ratingsPaused (true while the organisers pause its ratings:
-its count stopped then); an import reads none of them.
+its count stopped then); an import sends none of them (a ratingsPaused cell saying other than
+its talk is only said: `pause_not_applied`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any, NamedTuple
@@ -57,7 +58,8 @@ from talkrate_cli.errors import BadInput
 COLUMNS = ("id", "title", "speakers", "track", "room", "startsAt", "endsAt", "language")
 RATING_VALUES = ("1", "2", "3", "4", "5")
 # ratingsPaused: whether the organisers had paused the talk's ratings when the file was written
-# (its count stopped then); a result like the others, so an import reads it not (nor pauses).
+# (its count stopped then); a result like the others, so an import sends it not (nor pauses):
+# where it differs from the talk, the import says so (`pause_not_applied`).
 RESULT_COLUMNS = ("count", "avg", *RATING_VALUES, "rank", "score", "ratingsPaused")
 OPTIONAL = ("track", "room", "startsAt", "endsAt", "language")
 # A talk's texts: U+FEFF dropped from them as the API drops it (talkrate.talk_text.DROPPED)
@@ -126,6 +128,10 @@ class Row:
     talk_id: str
     fields: dict[str, Any]
     id_from_title: bool = False  # the row had no id: `talk_id` is its title's slug
+    # The row's ratingsPaused cell (an export read back): never sent, only compared with the
+    # talk (`pause_not_applied`); None where the file has no such column, or the cell is
+    # neither true nor false
+    ratings_paused: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +254,7 @@ def identified(
                 )
                 continue
             used.add(talk_id)
-            row = Row(row.line, talk_id, row.fields, id_from_title=True)
+            row = replace(row, talk_id=talk_id)
         kept.append(row)
     return kept, unnamed
 
@@ -644,7 +650,14 @@ def _row(
     problems += _fits(line, fields, in_order)
     if len(problems) > found or unread:
         return None
-    return Row(line, talk_id, fields, id_from_title=not cells.get("id"))
+    paused = paused_cell(cells["ratingsPaused"]) if "ratingsPaused" in cells else None
+    return Row(line, talk_id, fields, id_from_title=not cells.get("id"), ratings_paused=paused)
+
+
+def paused_cell(text: str) -> bool | None:
+    """A ratingsPaused cell as the export writes it, "true" or "false" (a spreadsheet's TRUE
+    and FALSE too); None for an empty cell or any other text."""
+    return {"true": True, "false": False}.get(text.strip().lower())
 
 
 def _cell_text(column: str, text: str) -> str:
@@ -925,6 +938,46 @@ def to_send(
     if problems:
         raise BadRows(problems)
     return rows
+
+
+def paused_talks(rows: Iterable[Row], catalog: dict[str, dict[str, Any]]) -> list[str]:
+    """The file's talks whose ratings the organisers paused, in the file's order: an import
+    leaves each so (it sends no ratingsPaused, and a PUT without it keeps the talk's), and a
+    talk it creates is not paused."""
+    return [row.talk_id for row in rows if (catalog.get(row.talk_id) or {}).get("ratingsPaused")]
+
+
+@dataclass(frozen=True)
+class PauseNotApplied:
+    """A row whose ratingsPaused cell (`in_file`) says other than its talk (`paused`; a talk
+    the import creates is not paused): the import reads no result, so the talk stays so."""
+
+    line: int
+    talk_id: str
+    in_file: bool
+    paused: bool
+
+    def document(self) -> dict[str, Any]:
+        """As --json lists it: line, talk, inFile (the cell), ratingsPaused (the talk's)."""
+        return {
+            "line": self.line,
+            "talk": self.talk_id,
+            "inFile": self.in_file,
+            "ratingsPaused": self.paused,
+        }
+
+
+def pause_not_applied(
+    rows: Iterable[Row], catalog: dict[str, dict[str, Any]]
+) -> list[PauseNotApplied]:
+    """The rows whose ratingsPaused cell differs from their talk's state, in the file's order
+    (a file without the column, an empty cell or one neither true nor false: none)."""
+    differing = []
+    for row in rows:
+        paused = bool((catalog.get(row.talk_id) or {}).get("ratingsPaused"))
+        if row.ratings_paused is not None and row.ratings_paused != paused:
+            differing.append(PauseNotApplied(row.line, row.talk_id, row.ratings_paused, paused))
+    return differing
 
 
 def _stored_refused(column: str, value: Any) -> list[str]:

@@ -473,9 +473,15 @@ def test_a_programme_imported_over_a_paused_talk_keeps_it_paused(
     programme.write_text(
         f"id,title,speakers,track,room\n{talk},Retitled while paused,Ana Lee,Terminal,Hall Q\n"
     )
-    # When it is imported
+    # When it is imported, after a dry run
+    would = cli.ok("admin", "import", "--dry-run", str(programme))
     done = cli.ok("admin", "import", str(programme))
-    # Then the talk changed and is still paused: an attendee's rating is refused as paused
+    # Then the summary says the talk is paused, and how to open it (the dry run as what would
+    # be): an organiser importing the programme again does not take it for open
+    resume = "`talkrate admin resume ID` opens it again"
+    assert f"\n1 talk would stay paused (ratings refused): {talk} \N{EM DASH} {resume}\n" in would
+    assert f"\n1 talk is paused (ratings refused): {talk} \N{EM DASH} {resume}\n" in done
+    # And the talk changed and is still paused: an attendee's rating is refused as paused
     assert "0 created, 1 updated, 0 unchanged" in done
     shown = cli.talk(talk)
     assert (shown["title"], shown["room"], shown["ratingsPaused"]) == (
@@ -491,8 +497,30 @@ def test_a_programme_imported_over_a_paused_talk_keeps_it_paused(
     header, *rows = results.read_text(encoding="utf-8-sig").splitlines()
     assert header.endswith(",ratingsPaused")
     assert [row.rsplit(",", 1)[1] for row in rows if row.startswith(f"{talk},")] == ["true"]
-    assert json.loads(cli.ok("--json", "admin", "import", str(results)))["unchanged"] == [talk]
+    again = cli.json("admin", "import", str(results))
+    assert (again["unchanged"], again["paused"], again["ratingsPausedNotApplied"]) == (
+        [talk],
+        [talk],
+        [],
+    )
     assert cli.talk(talk)["ratingsPaused"] is True
+    # And an export whose ratingsPaused cell was set to false is imported without resuming
+    # the talk, saying once that the column is not applied, naming the talk
+    line, *_ = [at for at, row in enumerate(rows, 2) if row.startswith(f"{talk},")]
+    results.write_text(results.read_text(encoding="utf-8-sig").replace(",true\n", ",false\n"))
+    edited = cli.run("admin", "import", str(results))
+    assert edited.returncode == 0, edited.stderr
+    warned = [said for said in edited.stderr.splitlines() if "ratingsPaused" in said]
+    assert warned == [
+        "talkrate: warning: the file's ratingsPaused column is not applied (an import never "
+        "pauses or resumes ratings: `talkrate admin pause ID` and `talkrate admin resume ID` "
+        f"do); it differs from the talk for {talk} (false in the file, the talk paused)"
+    ]
+    assert f"1 talk is paused (ratings refused): {talk}" in edited.stdout
+    assert cli.talk(talk)["ratingsPaused"] is True
+    assert cli.json("admin", "import", "--dry-run", str(results))["ratingsPausedNotApplied"] == [
+        {"line": line, "talk": talk, "inFile": False, "ratingsPaused": True}
+    ]
 
 
 def test_admin_edit_saves_and_says_only_what_differs_from_what_the_talk_holds(cli: Cli) -> None:

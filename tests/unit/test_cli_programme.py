@@ -21,7 +21,10 @@ from talkrate_cli.errors import CliError
 from talkrate_cli.main import main
 from talkrate_cli.programme import (
     BadRows,
+    PauseNotApplied,
     average_cell,
+    pause_not_applied,
+    paused_talks,
     places,
     read_programme,
     read_rows,
@@ -442,6 +445,83 @@ def test_an_export_says_which_talks_ratings_are_paused_and_imported_again_change
     read = read_rows(io.StringIO(buffer.getvalue()))
     assert all("ratingsPaused" not in row.fields for row in read)
     assert all(same_talk(row.fields, talk) for row, talk in zip(read, talks, strict=True))
+
+
+def test_an_import_names_its_paused_talks_and_ratings_paused_cells_not_applied() -> None:
+    # Given a catalog with two paused talks and an open one, and an export read back whose
+    # ratingsPaused cells say true, false, TRUE (as a spreadsheet saves it), nothing or junk
+    catalog = {
+        "held": {"id": "held", "title": "Held", "ratingsPaused": True},
+        "freed": {"id": "freed", "title": "Freed in the file", "ratingsPaused": True},
+        "open": {"id": "open", "title": "Open"},
+        "cased": {"id": "cased", "title": "Cased", "ratingsPaused": False},
+    }
+    text = (
+        "id,title,count,ratingsPaused\n"
+        "held,Held,0,true\n"
+        "freed,Freed in the file,0,false\n"
+        "open,Open,0,true\n"
+        "cased,Cased,0,TRUE\n"
+        ",A talk the import creates,,true\n"
+        "blank,Blank,,\n"
+        "junk,Junk,,yes\n"
+    )
+    rows = to_send(*read_programme(io.StringIO(text)), catalog)
+    # Then the paused talks of the file are named in its order (a created one is not paused),
+    # and each row whose cell says other than its talk, the created talk's by its slug
+    assert paused_talks(rows, catalog) == ["held", "freed"]
+    assert pause_not_applied(rows, catalog) == [
+        PauseNotApplied(3, "freed", in_file=False, paused=True),
+        PauseNotApplied(4, "open", in_file=True, paused=False),
+        PauseNotApplied(5, "cased", in_file=True, paused=False),
+        PauseNotApplied(6, "a-talk-the-import-creates", in_file=True, paused=False),
+    ]
+    # And nothing of the cell is sent, nor said of a file without the column
+    assert all("ratingsPaused" not in row.fields for row in rows)
+    plain = to_send(*read_programme(io.StringIO("id,title\nheld,Held\nopen,Open\n")), catalog)
+    assert (paused_talks(plain, catalog), pause_not_applied(plain, catalog)) == (["held"], [])
+
+
+def test_admin_import_says_its_paused_talks_and_a_ratings_paused_column_it_does_not_apply(
+    organiser: None,
+    served: list[VenueApi],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # Given 25 paused talks and an open one, and an export of them read back, where the open
+    # talk's cell says true and the first paused one's false
+    talks = [{"id": f"p{n:02}", "title": f"P{n}", "ratingsPaused": True} for n in range(25)]
+    api = venue(served, NO_ZONE, *talks, {"id": "open", "title": "Open", "ratingsPaused": False})
+    file = tmp_path / "results.csv"
+    lines = [f"{t['id']},{t['title']},{'false' if t['id'] == 'p00' else 'true'}" for t in talks]
+    file.write_text("\n".join(["id,title,ratingsPaused", *lines, "open,Open,true"]) + "\n")
+    # When it is imported, in a dry run first, then with --json
+    status, out, err = run(api, capsys, "admin", "import", "--dry-run", str(file))
+    assert status == 0, err
+    json_status, document, _ = run(api, capsys, "--json", "admin", "import", str(file))
+    # Then the summary names the paused talks, the first 20 and how many more, as what would
+    # be; the column is said once on stderr as what would not be applied, naming both talks
+    assert out.splitlines() == [
+        "would be: 0 created, 0 updated, 26 unchanged",
+        "25 talks would stay paused (ratings refused): "
+        + ", ".join(f"p{n:02}" for n in range(20))
+        + " and 5 more (`--json` lists every one) \N{EM DASH} `talkrate admin resume ID` "
+        "opens them again",
+    ]
+    assert err == [
+        "talkrate: warning: the file's ratingsPaused column would not be applied (an import "
+        "never pauses or resumes ratings: `talkrate admin pause ID` and `talkrate admin resume "
+        "ID` do); it differs from the talk for p00 (false in the file, the talk paused), open "
+        "(true in the file, the talk not paused)"
+    ]
+    # And --json lists every paused talk and every cell not applied; nothing was sent
+    assert json_status == 0
+    assert json.loads(document)["paused"] == [t["id"] for t in talks]
+    assert json.loads(document)["ratingsPausedNotApplied"] == [
+        {"line": 2, "talk": "p00", "inFile": False, "ratingsPaused": True},
+        {"line": 27, "talk": "open", "inFile": True, "ratingsPaused": False},
+    ]
+    assert api.sent == []
 
 
 def test_an_export_for_excel_in_europe_is_separated_by_semicolons_and_imported_again() -> None:

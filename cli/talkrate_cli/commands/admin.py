@@ -433,7 +433,10 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     ("Über Café" -> uber-cafe), or keeps the id an earlier import gave it. A file with lines
     that cannot be talks imports nothing: every such line is said, with what is wrong (the
     first 20, and how many more; --json lists them all). So is a row that would send a value
-    the talk holds from before a rule the API has now, in a column the file lacks.
+    the talk holds from before a rule the API has now, in a column the file lacks. An import
+    never pauses or resumes a talk's ratings: the file's talks that are paused are said after
+    the summary (`admin resume` opens them), and a ratingsPaused column (an export read back)
+    saying otherwise of a talk is said not applied.
     """
     try:
         text = csv_file.read()
@@ -496,12 +499,19 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     in_file = {row.talk_id for row in rows}
     left = sorted(talk_id for talk_id in catalog if talk_id not in in_file)
     found = _import_clashes(rows, catalog, set(outcome["failed"]))
+    # The import never pauses nor resumes a talk's ratings: those of the file's talks that are
+    # paused are said (an organiser importing the programme again would take them for open),
+    # and so is an export's ratingsPaused column that says otherwise (it is not applied)
+    paused = programme.paused_talks(rows, catalog)
+    not_applied = programme.pause_not_applied(rows, catalog)
     document = {
         **outcome,
         "notInFile": left,
         "dryRun": dry_run,
         "errors": failures,
         "clashes": [clash.document() for clash in found],
+        "paused": paused,
+        "ratingsPausedNotApplied": [row.document() for row in not_applied],
     }
     refused = f"{output.counted(len(failures), 'row was', 'rows were')} refused"
     if session.as_json:
@@ -512,12 +522,51 @@ def import_(session: Session, csv_file: Any, dry_run: bool) -> None:
     for line in failures:
         output.errors.print(f"talkrate: {line}", markup=False)
     _warn(session, found)
+    if not_applied:
+        line = _pause_not_applied_line(not_applied, dry_run)
+        output.errors.print(f"talkrate: warning: {line}", markup=False)
     summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if k != "failed" or v)
     if left:
         summary += f"; {len(left)} in the catalog but not in the file, left as they are"
     output.console.print(("would be: " if dry_run else "") + summary, markup=False)
+    if paused:
+        output.console.print(_paused_line(paused, dry_run), markup=False)
     if failures:
         raise click.exceptions.Exit(1)
+
+
+def _named(ids: list[str]) -> str:
+    """Ids joined by ", ": the first SHOWN of them, then how many more (as a file's bad lines
+    are said; --json lists every one)."""
+    shown = ids[: programme.BadRows.SHOWN]
+    more = len(ids) - len(shown)
+    return ", ".join(shown) + (f" and {more} more (`--json` lists every one)" if more else "")
+
+
+def _paused_line(paused: list[str], dry_run: bool) -> str:
+    """What an import says of the file's talks whose ratings are paused (it leaves them so)."""
+    one = len(paused) == 1
+    state = "would stay" if dry_run else "is" if one else "are"
+    return (
+        f"{output.counted(len(paused), 'talk')} {state} paused (ratings refused): "
+        f"{_named(paused)} \N{EM DASH} `talkrate admin resume ID` opens "
+        f"{'it' if one else 'them'} again"
+    )
+
+
+def _pause_not_applied_line(rows: list[programme.PauseNotApplied], dry_run: bool) -> str:
+    """What an import says of a ratingsPaused column (an export read back) saying other than
+    the talks: once, naming each such talk with what the file and the talk say."""
+    said = [
+        f"{row.talk_id} ({'true' if row.in_file else 'false'} in the file, the talk "
+        f"{'paused' if row.paused else 'not paused'})"
+        for row in rows
+    ]
+    return (
+        f"the file's ratingsPaused column {'would not be' if dry_run else 'is not'} applied (an "
+        "import never pauses or resumes ratings: `talkrate admin pause ID` and `talkrate admin "
+        f"resume ID` do); it differs from the talk for {_named(said)}"
+    )
 
 
 def _import_clashes(
