@@ -3095,6 +3095,79 @@ def test_the_big_screen_board_shows_its_twenty_talks_without_scrolling_at_1080p(
         hall.close()
 
 
+# A board none of whose counts can be read: the words and the badge of a whole read that
+# found the counts unreadable (a 503 read-model-unavailable).
+COUNTS_UNREADABLE = (
+    "The counts and averages cannot be read just now (every rating sent is kept); "
+    "trying again shortly."
+)
+COUNTS_PAUSED = "Paused: the counts cannot be read just now"
+
+
+@pytest.mark.parametrize("view", ["phone", "hall screen"])
+def test_a_board_none_of_whose_counts_can_be_read_says_so_not_live_and_reads_again(
+    web: WebStack, page: Page, view: str
+) -> None:
+    # Given a track of two rated talks
+    track = f"Unread board {unique_talk_id()}"
+    first = web.add_talk(title="Unread first", track=track)
+    second = web.add_talk(title="Unread second", track=track)
+    web.rated({first["id"]: [5, 5], second["id"]: [4]})
+    # And the service answering its board with every place unreadable: ranks and titles, no
+    # counts (every talk of the track on a lost shard of a Redis Cluster; the answer's shape as
+    # tests/e2e/test_web_cluster_shard_lost.py has the service give it)
+    lost = [True]
+    reads: list[str] = []
+
+    def board(route: Route) -> None:
+        if route.request.resource_type != "fetch":  # the page itself
+            route.continue_()
+            return
+        reads.append(route.request.url)
+        answer = route.fetch()
+        body = answer.json()
+        if lost[0]:
+            fields = ("rank", "talkId", "title", "language", "track")
+            body["unreadable"] = [{key: row[key] for key in fields} for row in body["talks"]]
+            body["talks"] = []
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/leaderboard?*", board)
+    page.clock.install()
+    # When its board is opened (on a phone, or on a hall's big screen)
+    screen = "&view=screen" if view == "hall screen" else ""
+    if screen:
+        page.set_viewport_size(PROJECTORS["1920x1080"])
+    page.goto(web.url(f"/app/leaderboard?track={quote(track)}{screen}"))
+    # Then its places are at their ranks, their counts unavailable
+    rows = page.locator("table.board tbody tr")
+    expect(rows).to_have_count(2, timeout=15_000)
+    expect(rows.locator('td[data-label="Ratings"]')).to_have_text(["unavailable"] * 2)
+    # And it says the counts cannot be read just now, as when the whole read finds them so, and
+    # its badge is "Paused", not "Live" over a board where nothing can move (before: "Live", and
+    # "2 talks' counts could not be read just now")
+    badge = page.locator(".live-badge")
+    expect(badge).to_have_text(COUNTS_PAUSED)
+    expect(badge).to_have_attribute("data-state", "paused")
+    expect(page.get_by_text(COUNTS_UNREADABLE)).to_be_visible()
+    if screen:
+        assert page.evaluate(BOARD_IN_VIEW) == {"scrolls": False, "last": True, "badge": True}
+        # (nor sideways: "unavailable" fits its column; it overflowed it by 2 px at 1080p, and
+        # the board took a scroll bar where scroll bars show)
+        sideways = page.locator(".board-box").evaluate("(box) => box.scrollWidth - box.clientWidth")
+        assert sideways <= 0, sideways
+    reads_answered(page)
+    # And when the counts can be read again, the board reads again by itself (5 s after its
+    # reads at its start; the phone's live check is a minute away, the screen's 20 s), and is
+    # live with every count
+    lost[0] = False
+    before = len(reads)
+    clock_until(page, lambda: len(reads) > before, step_ms=1000, most=12)
+    expect(rows.locator('td[data-label="Ratings"]')).to_have_text(["2", "1"])
+    expect(badge).to_have_text("Live")
+    expect(page.get_by_text(COUNTS_UNREADABLE)).to_have_count(0)
+
+
 def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(
     web: WebStack, page: Page
 ) -> None:

@@ -2,7 +2,7 @@
 import { h, fill, setText, formatAvg, formatScores, formatCount, talkHref, debounce, arrange, quoted } from "../dom.js";
 import { get, allTalks, readsInOrder, countsUnreadable } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
-import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted, unreadableRetries } from "./common.js";
+import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted, unreadable, unreadableRetries } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 
 const SIZE = 20;
@@ -126,9 +126,14 @@ export function leaderboardPage(main) {
       if (of) query.set("track", of);
       const board = await get(`/leaderboard?${query}`);
       if (stopped || of !== track || !read.draws()) return false;
-      unreadableNow = false;
+      // Every place of the board unreadable (a lost part of the service's store, a track's talks
+      // all on it): nothing shown can move, said as when the whole read finds the counts
+      // unreadable ("Paused", and read again backing off), where "Live" stood over a board
+      // without counts. Only some: live, the others still move.
+      const none = !board.rebuilding && !board.talks.length && Boolean(board.unreadable?.length);
+      unreadableNow = none;
       if (!board.unreadable?.length) retries.reset(); // (places unreadable: read again, backing off)
-      badge.unreadable(false);
+      badge.unreadable(none);
       badge.recounting(board.rebuilding);
       recountedNow = Boolean(board.rebuilding);
       if (board.rebuilding) {
@@ -183,7 +188,8 @@ export function leaderboardPage(main) {
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       const inTrack = of ? ` in ${of}` : "";
       const unread = lost.length === 1 ? "1 talk's counts" : `${lost.length} talks' counts`;
-      setText(status, lost.length ? `${unread} could not be read just now; trying again shortly.`
+      setText(status, none ? unreadable("The counts and averages") // (errorText's words for it)
+        : lost.length ? `${unread} could not be read just now; trying again shortly.`
         : board.talks.length ? "" : `No talk${inTrack} has been rated yet.`);
       if (lost.length) {
         clearTimeout(recount);
