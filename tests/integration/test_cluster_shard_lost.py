@@ -99,6 +99,24 @@ def coverage_not_required(cluster: LocalRedisCluster) -> None:
         redis.Redis(port=port).config_set("cluster-require-full-coverage", "no")
 
 
+def shard_apart_and_board(
+    cluster: LocalRedisCluster,
+    configure: Callable[..., None],
+    talks_dsn: str,
+    track: str,
+    talks: tuple[int, int],
+) -> tuple[int, int, dict[int, list[str]]]:
+    """The API configured on the cluster, every node serving its slots while a shard is lost;
+    the board's primary, a shard apart from it (neither the board's nor the URL's node's: the
+    one to lose), and the track's talks found on each (`talks`: how many on the shard apart,
+    how many on the board's), keyed by those two ports."""
+    coverage_not_required(cluster)
+    configure(RATINGS_CONNECTION=cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
+    board = cluster.primary_of(LEADERBOARD_KEY)
+    lost = a_shard_apart(cluster, board)
+    return board, lost, talks_on(cluster, talks_dsn, track, {lost: talks[0], board: talks[1]})
+
+
 def until(condition: Callable[[], bool], what: str, within: float = 30) -> None:
     """Until the condition holds (`what` said if it does not within the time)."""
     deadline = time.monotonic() + within
@@ -116,13 +134,9 @@ def test_a_lost_shard_takes_only_its_own_talks_counts_off_the_programme_and_the_
     topic: str,
 ) -> None:
     # Given a cluster whose nodes serve their slots when a shard is lost (set on every node)
-    coverage_not_required(own_cluster)
-    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
     # And a track's talks on the shard to be lost (neither the board's nor the URL's node's)
     # and on the board's shard, rated so that they rank alternately lost and kept
-    board = own_cluster.primary_of(LEADERBOARD_KEY)
-    lost = a_shard_apart(own_cluster, board)
-    found = talks_on(own_cluster, talks_dsn, track, {lost: 2, board: 3})
+    board, lost, found = shard_apart_and_board(own_cluster, configure, talks_dsn, track, (2, 3))
     first, third = found[lost]
     second, fourth, unrated = found[board]
     rated(topic, {first: [5, 5, 5], second: [5, 5], third: [5], fourth: [4]})
@@ -233,11 +247,7 @@ def test_a_shard_that_answers_nothing_costs_a_request_one_wait_not_one_a_read(
 ) -> None:
     # Given a cluster whose nodes serve their slots when a shard is lost (set on every node),
     # a track's talks on a shard (neither the board's nor the URL's node's) and the board's
-    coverage_not_required(own_cluster)
-    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
-    board = own_cluster.primary_of(LEADERBOARD_KEY)
-    lost = a_shard_apart(own_cluster, board)
-    found = talks_on(own_cluster, talks_dsn, track, {lost: 1, board: 1})
+    board, lost, found = shard_apart_and_board(own_cluster, configure, talks_dsn, track, (1, 1))
     rated(topic, {found[lost][0]: [5], found[board][0]: [4, 4]})
     assert api("GET", route, query={"track": track})["statusCode"] == 200
     # When that shard's primary and replica are stopped (SIGSTOP: their kernel accepts the
@@ -272,11 +282,7 @@ def test_a_read_that_meets_a_lost_shard_reads_the_slots_again_once(
 ) -> None:
     # Given a cluster whose nodes serve their slots when a shard is lost (set on every node),
     # a track's talks on a shard (neither the board's nor the URL's node's) and the board's
-    coverage_not_required(own_cluster)
-    configure(RATINGS_CONNECTION=own_cluster.url, PUBLISH_TIMEOUT_SECONDS="1")
-    board = own_cluster.primary_of(LEADERBOARD_KEY)
-    lost = a_shard_apart(own_cluster, board)
-    found = talks_on(own_cluster, talks_dsn, track, {lost: 1, board: 1})
+    board, lost, found = shard_apart_and_board(own_cluster, configure, talks_dsn, track, (1, 1))
     rated(topic, {found[lost][0]: [5], found[board][0]: [4, 4]})
     assert api("GET", "/talks", query={"track": track})["statusCode"] == 200
     # When that shard loses its primary and its replica (their ports refuse connections), and

@@ -27,25 +27,6 @@ def taken() -> Iterator[int]:
         yield int(listener.getsockname()[1])
 
 
-def test_redis_tries_another_port_when_its_free_one_was_taken_meanwhile(
-    tmp_path: Path, taken: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given the first free port the service finds is taken by the time it binds it
-    ports = iter([taken])
-    monkeypatch.setattr(free_ports, "free_port", lambda host: next(ports, None) or free_port(host))
-    redis = embedded.EmbeddedRedis(tmp_path / "redis")
-    # When it starts
-    redis.start()
-    try:
-        # Then it listens on another port and answers
-        assert redis.port != taken
-        with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as connection:
-            connection.sendall(b"PING\r\n")
-            assert connection.recv(16).startswith(b"+PONG")
-    finally:
-        redis.stop()
-
-
 @pytest.fixture
 def answering() -> Iterator[int]:
     """A loopback port another server listens on, answering +PONG to whatever it is sent (as
@@ -74,21 +55,28 @@ def answering() -> Iterator[int]:
         server.join()
 
 
-def test_redis_is_not_ready_on_another_servers_pong_where_it_could_not_listen(
-    tmp_path: Path, answering: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("meanwhile", ["taken", "answering"])
+def test_redis_tries_another_port_when_its_free_one_was_taken_meanwhile(
+    tmp_path: Path, meanwhile: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the first free port the service finds is taken meanwhile by a server answering PING
-    ports = iter([answering])
+    # Given the first free port the service finds is taken by the time it binds it (by a
+    # listener, or by a server answering PING as another Redis does)
+    squatted: int = request.getfixturevalue(meanwhile)
+    ports = iter([squatted])
     monkeypatch.setattr(free_ports, "free_port", lambda host: next(ports, None) or free_port(host))
     redis = embedded.EmbeddedRedis(tmp_path / "redis")
     # When it starts
     redis.start()
     try:
-        # Then it was not taken as ready on that answer: it runs, on a port of its own
-        assert redis.port != answering
+        # Then it was not taken as ready on what answered there: it runs, its own process
+        # listening on another port, and answers
+        assert redis.port != squatted
         assert redis.running
         assert redis._process is not None
         assert free_ports.listens(redis._process.pid, redis.port)
+        with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as connection:
+            connection.sendall(b"PING\r\n")
+            assert connection.recv(16).startswith(b"+PONG")
     finally:
         redis.stop()
 
