@@ -70,8 +70,10 @@ def test_a_durable_broker_held_on_its_stop_keeps_to_the_time_given_and_loses_not
     finally:
         kafka.close(within=5)
     # Then it kept to that time (it took 1 s for the broker, then killed the S3 server), its S3
-    # server stopped too
-    assert took < 0.8, took
+    # server stopped too. The old stop waited 1 s on the clock for the broker alone: short of
+    # that, the 0.6 s leave 0.35 s for signalling, killing and reaping two processes on a
+    # loaded machine (0.2 s was thin)
+    assert took < 0.95, took
     assert not kafka.running
     assert not kafka.storage.running
     # And started again on its folder, it has the record it acknowledged

@@ -154,11 +154,14 @@ def test_reads_while_a_shard_is_lost_answer_at_once(
     board, board_in = timed(lambda: api("GET", "/leaderboard"))
     programme, programme_in = timed(lambda: api("GET", "/talks"))
     # Then the talk's counts come from the event store at once (before: 2.8 s, redis-py
-    # trying the read ten times, a quarter of a second and a refresh each), said unavailable
+    # trying the read ten times, a quarter of a second and a refresh each), said unavailable.
+    # At once is on the CPU alone, where the old tries slept 2.5 s on the clock and a ride
+    # through a failover 3.75 s at least: half the ride parts them whatever the load (1 s was
+    # within reach of a loaded machine's CPU, as the programme's read was)
     assert read["statusCode"] == 200, read["body"]
     assert (read["json"]["source"], read["json"]["ratings"]["5"]) == ("event-store", 1)
     assert read["json"]["unavailable"] is True
-    assert read_in < 1, f"the talk answered after {read_in:.1f} s"
+    assert read_in < FAILOVER_RIDE_S / 2, f"the talk answered after {read_in:.1f} s"
     # And the leaderboard says it cannot be read just now, and the programme lists its talks
     # without counts, saying why
     assert first["statusCode"] == 503, first["body"]

@@ -178,9 +178,11 @@ def test_a_postgresql_that_stops_answering_is_answered_503_within_the_bound(
 def test_while_postgresql_does_not_answer_a_talk_known_lately_is_rated_through_kafka(
     api: Call, configure: Callable[..., None], talk: str, kafka_bootstrap: str, topic: str
 ) -> None:
-    # Given a talk this instance read a moment ago (remembered 1 s), statements bounded at 1 s,
-    # and then the server process behind the API's connection stopped
-    configure(TALKS_TIMEOUT_SECONDS="1", TALK_CACHE_SECONDS="1")
+    # Given a talk this instance read a moment ago (remembered 1 s), statements bounded at 3 s
+    # (a wait for PostgreSQL again takes 3 s on the clock, far from a post at once on a loaded
+    # machine's CPU: with 1 s the two were 0.1 s apart), and then the server process behind the
+    # API's connection stopped
+    configure(TALKS_TIMEOUT_SECONDS="3", TALK_CACHE_SECONDS="1")
     assert api("GET", "/ratings", query={"talkId": talk})["statusCode"] == 200
     with api_backend_stopped():
         time.sleep(1.2)  # (what was remembered is no longer trusted)
@@ -198,7 +200,7 @@ def test_while_postgresql_does_not_answer_a_talk_known_lately_is_rated_through_k
     assert unknown is not None
     assert (first["statusCode"], first["json"]["status"]) == (202, "accepted"), first["body"]
     assert (second["statusCode"], second["json"]["status"]) == (202, "accepted")
-    assert second_took < 0.9
+    assert second_took < 2.0
     assert unknown["statusCode"] == 404, unknown["body"]
     assert count_records(kafka_bootstrap, topic) == 2
 

@@ -197,9 +197,12 @@ def test_a_batch_of_many_talks_tells_the_leaderboard_first_and_its_redelivery_th
     announcer = Announcer(SlowChannel(live, 0.08), deadline_seconds=5, unavailable_again_seconds=0)
     # When a batch of ratings of 60 talks fails as Redis does not answer
     first = announcer.announce_unavailable(talks)
-    # Then the half-second deadline left some channels untold, but not the leaderboard's
+    # Then the half-second deadline left some channels untold, but not the leaderboard's.
+    # What was left shows the half second cut it (the batch's 5 s would leave none: 61
+    # publishes of 80 ms on 8 threads end in 0.7 s); the time bounds the return after it, with
+    # room for a loaded machine's threads (0.2 s over was thin)
     assert first.abandoned > 0, first
-    assert first.seconds < CHANGE_DEADLINE_SECONDS + 0.2
+    assert first.seconds < 3 * CHANGE_DEADLINE_SECONDS, first
     heard = heard_until_marker(page, live, LEADERBOARD_CHANNEL)
     assert heard.get(board) == {"type": "unavailable"}, heard
     # When the batch is delivered again (at once), and again, until nothing is left untold

@@ -293,10 +293,12 @@ def test_a_live_channel_that_hangs_holds_one_batch_back_not_every_one(
             took.append(time.monotonic() - started)
     finally:
         hanging.close()
-    # Then each counted, and only the first waited for the channel (its deadline)
+    # Then each counted, and only the first waited for the channel (its deadline). A batch
+    # that waited again would wait its 2 s on the clock; one that did not waits on the CPU
+    # alone, which on a loaded machine came near 1 s for other reads: 1.5 s parts the two
     assert redis_client.hget(histogram_key(talk), "4") == "3"
     assert took[0] >= 2
-    assert max(took[1:]) < 1, took
+    assert max(took[1:]) < 1.5, took
 
 
 # --- An organiser's change, announced by the API ------------------------------------------------
