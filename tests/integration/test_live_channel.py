@@ -268,7 +268,7 @@ def test_a_connection_is_closed_when_it_has_lasted_the_maximum_duration() -> Non
         # Then the channel closes it, normally, as AppSync does at its cap
         assert closed.rcvd is not None
         assert closed.rcvd.code == 1000
-        assert 0.8 < lasted < 2.5, lasted
+        assert 0.8 < lasted < 4, lasted  # (the connect and subscribe inside it, loaded)
         # And a client that connects again gets what is published, for a second of its own
         again = subscriber(live)
         again_id, _ = again.subscribe("/talkrate/talks/t-13")
