@@ -944,7 +944,13 @@ def paused_talks(rows: Iterable[Row], catalog: dict[str, dict[str, Any]]) -> lis
     """The file's talks whose ratings the organisers paused, in the file's order: an import
     leaves each so (it sends no ratingsPaused, and a PUT without it keeps the talk's), and a
     talk it creates is not paused."""
-    return [row.talk_id for row in rows if (catalog.get(row.talk_id) or {}).get("ratingsPaused")]
+    return [row.talk_id for row in rows if _paused(catalog, row.talk_id)]
+
+
+def _paused(catalog: dict[str, dict[str, Any]], talk_id: str) -> bool:
+    """Whether the catalog's talk has its ratings paused (one not in it, which the import
+    creates, is not)."""
+    return bool((catalog.get(talk_id) or {}).get("ratingsPaused"))
 
 
 @dataclass(frozen=True)
@@ -974,7 +980,7 @@ def pause_not_applied(
     (a file without the column, an empty cell or one neither true nor false: none)."""
     differing = []
     for row in rows:
-        paused = bool((catalog.get(row.talk_id) or {}).get("ratingsPaused"))
+        paused = _paused(catalog, row.talk_id)
         if row.ratings_paused is not None and row.ratings_paused != paused:
             differing.append(PauseNotApplied(row.line, row.talk_id, row.ratings_paused, paused))
     return differing
