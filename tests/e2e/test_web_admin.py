@@ -1020,7 +1020,13 @@ CATALOG = [
         "language": "en-GB",
         "revision": 7,
     },
-    {"id": "moved", "title": "Moved", "speakers": [], "endsAt": "2031-06-02T10:00:00Z"},
+    {
+        "id": "moved",
+        "title": "Moved",
+        "speakers": [],
+        "endsAt": "2031-06-02T10:00:00Z",
+        "ratingsPaused": True,
+    },
     {"id": "ber-caf", "title": "Über Café", "speakers": ["Zoë"], "revision": 3},
     {"id": "left-alone", "title": "Not in any file", "speakers": []},
 ]
@@ -1049,6 +1055,11 @@ FILES = [
     ),
     ("a line break in a quoted title", H + '\nx,"Two\nlines",,,,,\n'),
     ("a lone CR ends lines", "id,title\rcr-one,CR\r"),
+    (
+        "an export's ratingsPaused column, some cells saying other than the talk",
+        "id;title;count;ratingsPaused\nkept;Kept as it is;3;TRUE\nmoved;Moved;0;false\n"
+        "ber-caf;Über Café;1;\nnew-p;New paused;;true\nnew-q;New;;yes\n",
+    ),
     ("columns left without a name", "\ufeffid;title;;\r\nghost;Ghost columns;;\r\n;;;\r\n"),
     ("a cell under no column name", "id,,title,\nx,,X,\ny,oops,Y,\n"),
     ("blank lines and empty rows", H + "\n\n,,,,,,\nb,B,,,,,\n"),
@@ -1182,6 +1193,12 @@ def cli_dry_run(
         "unchanged": outcome["unchanged"],
         "notInFile": sorted(i for i in by_id if i not in in_file),
         "fields": {row.talk_id: row.fields for row in rows},
+        # (what it says after its summary: the file's paused talks, and the ratingsPaused
+        # cells it does not apply)
+        "paused": programme.paused_talks(rows, by_id),
+        "ratingsPausedNotApplied": [
+            row.document() for row in programme.pause_not_applied(rows, by_id)
+        ],
     }
 
 
@@ -1200,6 +1217,9 @@ PAGE_DRY_RUN = """async ([text, catalog, zone]) => {
     created: ids(plan.created), updated: ids(plan.updated), unchanged: ids(plan.unchanged),
     notInFile: plan.notInFile,
     fields: Object.fromEntries(rows.map((row) => [row.talkId, row.fields])),
+    paused: (plan.paused || []).map((row) => row.talkId),
+    ratingsPausedNotApplied: (plan.pausedNotApplied || []).map((row) =>
+      ({ line: row.line, talk: row.talkId, inFile: row.inFile, ratingsPaused: row.paused })),
   };
 }"""
 
@@ -1531,6 +1551,70 @@ def test_an_organiser_imports_a_programme_file_after_seeing_what_it_would_change
     expect(page.get_by_role("button", name="Import a programme (CSV)")).to_be_focused()
     page.get_by_role("searchbox", name="Search talks").fill(stem)
     expect(page.locator(".admin-talks tbody tr")).to_have_count(3)
+
+
+def test_an_import_says_which_of_its_talks_are_paused_and_a_ratings_paused_column_not_applied(
+    web: WebStack, page: Page
+) -> None:
+    # Given two talks whose ratings the organisers paused (one the file moves to another room,
+    # one it keeps), one open, and an export read back (its results and ratingsPaused columns)
+    # whose cells say "false" of a paused talk and "true" of the open one
+    stem = unique_talk_id()[-6:]
+    moved = web.add_talk(title=f"Paused moved {stem}", room="Hall A", ratingsPaused=True)
+    kept = web.add_talk(title=f"Paused kept {stem}", ratingsPaused=True)
+    still = web.add_talk(title=f"Open {stem}")
+    new_id = f"added-open-{stem}"
+    text = (
+        "\ufeffid;title;room;count;ratingsPaused\r\n"
+        f"{moved['id']};{moved['title']};Hall C;4;true\r\n"
+        f"{kept['id']};{kept['title']};;0;false\r\n"
+        f"{still['id']};{still['title']};;2;true\r\n"
+        f"{new_id};Added open {stem};Hall A;;false\r\n"
+    )
+    sign_in(web, page)
+    # When they choose it on the page
+    import_file(page, text)
+    # Then what the import would do says, as `admin import --dry-run` does, that the paused
+    # talks would stay so and how to open them, and that the column would not be applied
+    form = page.locator("form.card")
+    expect(form).to_contain_text("1 to add, 1 to change, 2 unchanged")
+    paused_words = (
+        f"(ratings refused): \u201c{moved['title']}\u201d, \u201c{kept['title']}\u201d \u2014 "
+        "\u201cResume ratings\u201d in their rows opens them again."
+    )
+    expect(page.get_by_test_id("import-paused")).to_have_text(
+        f"2 talks would stay paused {paused_words}"
+    )
+    not_applied = (
+        "applied (an import never pauses or resumes ratings: \u201cPause ratings\u201d and "
+        "\u201cResume ratings\u201d in a talk's row do); it differs from the talk for "
+        f"\u201c{kept['title']}\u201d (false in the file, the talk paused), "
+        f"\u201c{still['title']}\u201d (true in the file, the talk not paused)."
+    )
+    expect(page.get_by_test_id("import-pause-not-applied")).to_have_text(
+        f"The file's ratingsPaused column would not be {not_applied}"
+    )
+    # When they import it
+    page.get_by_role("button", name="Import: add 1, change 1").click()
+    web.created.append(new_id)
+    # Then the outcome says the same of what was done, and no talk's pause changed
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Imported: 1 added, 1 changed, 2 unchanged. 2 talks are paused {paused_words} "
+        f"The file's ratingsPaused column is not {not_applied}"
+    )
+    paused = {
+        talk_id: web.runtime.request("GET", f"/talks/{talk_id}").json["ratingsPaused"]
+        for talk_id in (moved["id"], kept["id"], still["id"], new_id)
+    }
+    assert paused == {moved["id"]: True, kept["id"]: True, still["id"]: False, new_id: False}
+    # And the paused talks' rows say so, their "Resume ratings" opening one again
+    page.get_by_role("searchbox", name="Search talks").fill(stem)
+    expect(page.locator(".admin-talks tbody tr")).to_have_count(4)
+    row = page.locator(".admin-talks tbody tr").filter(has_text=moved["title"])
+    expect(row.get_by_test_id("rating-state")).to_have_text("Rating paused")
+    row.get_by_role("button", name=f"Resume ratings {moved['title']}").click()
+    expect(row.get_by_role("button", name=f"Pause ratings {moved['title']}")).to_be_visible()
+    assert web.runtime.request("GET", f"/talks/{moved['id']}").json["ratingsPaused"] is False
 
 
 def test_a_clash_past_midnight_says_the_day_its_overlap_ends(web: WebStack, page: Page) -> None:

@@ -525,7 +525,16 @@ function talkOfLine(cells, unnamed, names, given, seen, zone, unread = []) {
     }
   }
   said.push(...misfits(fields, Boolean(read.startsAt) && read.startsAt === read.endsAt));
-  return { talkId, fields, idFromTitle: !cell.id, said };
+  // (an export's ratingsPaused cell: read to be compared with the talk, never sent)
+  const ratingsPaused = "ratingsPaused" in cell ? pausedCell(cell.ratingsPaused) : null;
+  return { talkId, fields, idFromTitle: !cell.id, ratingsPaused, said };
+}
+
+// A ratingsPaused cell as the export writes it, "true" or "false" (a spreadsheet's TRUE and
+// FALSE too); null for an empty cell or any other text (the CLI's `paused_cell`).
+export function pausedCell(text) {
+  const said = strip(text).toLowerCase();
+  return said === "true" ? true : said === "false" ? false : null;
 }
 
 // The rows of a programme file's text (a byte-order mark and any line ends taken), each
@@ -721,6 +730,15 @@ export function planImport({ rows, errors: readErrors }, talks) {
     else (changes.length ? plan.updated : plan.unchanged).push({ ...row, current, changes });
   }
   plan.notInFile = talks.map((talk) => talk.id).filter((id) => !inFile.has(id)).sort();
+  // An import never pauses or resumes a talk's ratings (its PUT sends no ratingsPaused): the
+  // file's talks that are paused, in the file's order (a talk it creates is not), and the rows
+  // whose ratingsPaused cell (an export read back) says otherwise of their talk, each with
+  // `inFile` and the talk's `paused` (the CLI's `paused_talks` and `pause_not_applied`).
+  const paused = (row) => Boolean(catalog.get(row.talkId)?.ratingsPaused);
+  const withTalk = (row) => ({ ...row, current: catalog.get(row.talkId) });
+  plan.paused = identified.filter(paused).map(withTalk);
+  plan.pausedNotApplied = identified.filter((row) => row.ratingsPaused !== null && row.ratingsPaused !== paused(row))
+    .map((row) => ({ ...withTalk(row), inFile: row.ratingsPaused, paused: paused(row) }));
   // As the CLI's BadRows says them: in the file's order, a line's own in the order found, each
   // once (two speakers too long by as much are one problem).
   const said = new Set();

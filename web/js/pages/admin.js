@@ -164,6 +164,32 @@ function ratingState(talk, now) {
   return talk.ratingClosesAt || talk.startsAt ? "Rating open" : "Rating always open (no times set)";
 }
 
+// What an import says after its summary of the ratings it leaves as they are, as `talkrate
+// admin import` says it (its _paused_line and _pause_not_applied_line), with the page's own
+// buttons for the command's: the file's talks whose ratings are paused (an import never pauses
+// or resumes them: imported again the morning after, a paused talk was taken for open), and
+// the rows whose ratingsPaused cell (an export read back) says otherwise of their talk. Each
+// null when there are none; `dryRun`: what the import would do.
+const NAMED_TALKS = 20; // (the first ones, then how many more: the command's BadRows.SHOWN)
+function namedTalks(rows, after = () => "") {
+  const shown = rows.slice(0, NAMED_TALKS);
+  const more = rows.length - shown.length;
+  return [shown.map((row, i) => [i ? ", " : "", quoted(row.fields.title, ("language" in row.fields ? row.fields : row.current || {}).language), after(row)]),
+    more ? ` and ${formatCount(more)} more` : ""];
+}
+function pausedNote(paused, dryRun) {
+  if (!paused || !paused.length) return null;
+  const one = paused.length === 1;
+  return [`${plural(paused.length, "talk", "talks")} ${dryRun ? "would stay" : one ? "is" : "are"} paused (ratings refused): `, namedTalks(paused),
+    ` — “Resume ratings” in ${one ? "its row opens it" : "their rows opens them"} again.`];
+}
+function pauseNotAppliedNote(rows, dryRun) {
+  if (!rows || !rows.length) return null;
+  return [`The file's ratingsPaused column ${dryRun ? "would not be" : "is not"} applied (an import never pauses or resumes ratings: `
+    + "“Pause ratings” and “Resume ratings” in a talk's row do); it differs from the talk for ",
+  namedTalks(rows, (row) => ` (${row.inFile} in the file, the talk ${row.paused ? "paused" : "not paused"})`), "."];
+}
+
 export function adminPage(main) {
   document.title = "Organisers · talkrate";
   let token = storedToken();
@@ -1203,6 +1229,11 @@ export function adminPage(main) {
           // The room clashes the import would leave, before it is made, as `admin import
           // --dry-run` says them: the page said them only once the talks were imported.
           !errors.length && plan.clashes ? h("p", { "data-testid": "import-clashes" }, plan.clashes) : null,
+          // The paused talks it would leave so, and an export's ratingsPaused cells it would not
+          // apply, as `admin import --dry-run` says them after its summary.
+          !errors.length && pausedNote(plan.paused, true) ? h("p", { "data-testid": "import-paused" }, pausedNote(plan.paused, true)) : null,
+          !errors.length && pauseNotAppliedNote(plan.pausedNotApplied, true)
+            ? h("p", { "data-testid": "import-pause-not-applied" }, pauseNotAppliedNote(plan.pausedNotApplied, true)) : null,
           plan.created.length && !errors.length ? [h("h4", {}, "To add"), h("ul", {}, plan.created.map((row) => line(row, "")))] : null,
           plan.updated.length && !errors.length ? [h("h4", {}, "To change"),
             h("ul", {}, plan.updated.map((row) => line(row, `: ${listed(row.changes.map((k) => FIELD_NAMES[k]))}`)))] : null);
@@ -1338,14 +1369,17 @@ export function adminPage(main) {
         const said = `${stopped ? "Import stopped at Cancel" : "Imported"}: ${went()}, ${plan.unchanged.length} unchanged.`
           + (stopped ? ` ${stopped} not imported (choose the file again to import them).` : "")
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : "");
+        // (then the file's paused talks, left so, and the ratingsPaused cells not applied)
+        const words = [said, [pausedNote(plan.paused, false), pauseNotAppliedNote(plan.pausedNotApplied, false)]
+          .filter(Boolean).map((note) => [" ", note])];
         if (theirs && formBox.firstChild) {
           // In the page empty first, its words a moment later: a status line added with its
           // words already in it is not read out by every screen reader.
           formBox.before(importLine);
           setTimeout(() => {
-            if (importLine.isConnected) setText(importLine, said);
+            if (importLine.isConnected) fill(importLine, words);
           }, 100);
-        } else setText(message, said);
+        } else refill(message, words);
         if (theirs) {
           readListAfter();
           return;
