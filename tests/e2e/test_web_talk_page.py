@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -1053,6 +1054,46 @@ def test_the_stars_and_the_room_screen_follow_the_rating_window_s_edges_on_time(
     finally:
         other.close()
         room.close()
+
+
+def test_a_phone_whose_clock_is_right_takes_a_rating_in_a_talk_s_first_second(
+    web: WebStack, page: Page
+) -> None:
+    # Given a talk that started 0.2 s into a second, and one whose rating closed 0.3 s into it
+    second = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    opened = web.add_talk(title="Just started", **an_hour_from(second + timedelta(seconds=0.2)))
+    grace = datetime.fromisoformat(opened["ratingClosesAt"]) - datetime.fromisoformat(
+        opened["endsAt"]
+    )
+    closes = second + timedelta(seconds=0.3)
+    closed = web.add_talk(title="Just closed", **an_hour_from(closes - grace - timedelta(hours=1)))
+    assert datetime.fromisoformat(closed["ratingClosesAt"]) == closes
+    # And a phone whose clock is right, standing at 0.5 s into that second (its timers running),
+    # every answer dated that second, as the service dates it then (whole seconds, cut down)
+    page.clock.set_fixed_time(second + timedelta(seconds=0.5))
+    date = format_datetime(second, usegmt=True)
+
+    def dated(route: Route) -> None:
+        answer = route.fetch()
+        route.fulfill(response=answer, headers={**answer.headers, "date": date})
+
+    page.route("**/*", dated)
+    # When its attendee opens the talk that started
+    page.goto(web.url(TALK_PAGE.format(id=opened["id"])))
+    own = page.get_by_test_id("own-rating")
+    # Then its stars are on (they were off, "Not open for rating yet.", the page's clock set
+    # back to the Date's second), and a tap is counted
+    expect(own).to_have_text("Choose a star to rate this talk.")
+    star(page, 4).click()
+    enter_event_code(page)
+    expect(own).to_contain_text("You rated 4 out of 5")
+    assert wait_for(lambda: ratings_of(web, opened["id"]) == only(4))
+    # And on the talk whose rating closed, its stars are off (they were on: a tap refused)
+    page.goto(web.url(TALK_PAGE.format(id=closed["id"])))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Just closed")
+    expect(own).to_have_text("You did not rate this talk.")
+    expect(star(page, 4)).to_be_disabled()
+    page.unroute_all(behavior="ignoreErrors")  # a read still on its way when the page closes
 
 
 # What CloudFront answers when the API behind it does not: an HTML page, not problem+json.

@@ -28,16 +28,32 @@ export const countsUnreadable = (error) => error instanceof ApiError && error.st
 export const keysUpdating = (error) => error instanceof ApiError && error.status === 429 && String(error.problem.type || "").endsWith(":voter-keys-updating");
 
 // The service's clock. A phone's or a room PC's clock may be wrong by minutes or days, so every
-// answer's Date header sets it (whole seconds, plus the Age a cache kept the answer for: close
-// enough for windows of minutes); the device's own clock until the first answer.
+// answer's Date header checks it; the device's own clock until the first answer.
 let skew = 0;
 export const serviceNow = () => Date.now() + skew;
 
-function heardClock(response) {
-  const served = Date.parse(response.headers.get("date"));
-  if (!Number.isFinite(served)) return;
-  const age = Number(response.headers.get("age"));
-  skew = served + (Number.isFinite(age) && age > 0 ? age * 1000 : 0) - Date.now();
+// What an answer's Date (and Age, when a cache kept it) tell of the device's clock: the ms to add
+// to it, or null without a Date. The Date is whole seconds, cut down, written while the request
+// was on its way, so at the answer the service's time was within [Date + Age, that + 1 s (+ 1 s
+// more for Age's own whole seconds) + the round trip]. A device clock within that span is
+// believed as it is: taking the Date itself set a right clock back by up to a second, the stars
+// off in a talk's first second while the service took ratings. One outside is moved to the
+// span's nearer end, the least that makes it possible: it keeps what the device knows below a
+// second when it is a little off, and is wrong by no more than the span (as the Date alone was).
+// `sentAt` and `now` are the device's clock at the request's start and at the answer.
+export function skewHeard(date, age, sentAt, now) {
+  const served = Date.parse(date);
+  if (!Number.isFinite(served)) return null;
+  const kept = Number(age);
+  const cached = Number.isFinite(kept) && kept > 0;
+  const earliest = served + (cached ? kept * 1000 : 0);
+  const latest = earliest + (cached ? 2000 : 1000) + Math.max(0, now - sentAt);
+  return Math.min(Math.max(now, earliest), latest) - now;
+}
+
+function heardClock(response, sentAt) {
+  const heard = skewHeard(response.headers.get("date"), response.headers.get("age"), sentAt, Date.now());
+  if (heard !== null) skew = heard;
 }
 
 // A request the network leaves hanging (a hall's Wi-Fi that lost its way out, a connection that
@@ -88,6 +104,7 @@ async function send(method, path, { body, headers } = {}) {
   let timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   let response;
   let text;
+  const sentAt = Date.now();
   try {
     response = await fetch(path, {
       method,
@@ -96,7 +113,7 @@ async function send(method, path, { body, headers } = {}) {
       cache: "no-store",
       signal: abort.signal,
     });
-    heardClock(response);
+    heardClock(response, sentAt);
     clearTimeout(timer);
     timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
     text = await response.text();
