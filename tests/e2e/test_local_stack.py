@@ -33,6 +33,7 @@ from kafka import KafkaProducer
 from sam_emulator.serving import free_port
 from talkrate_local import launcher
 from talkrate_local.launcher import launch, stop
+from talkrate_local.lifetime import ended
 from tests.builders import rating_event
 from tests.e2e.conftest import ROOT, Runtime, start_runtime, stop_runtime
 
@@ -301,6 +302,15 @@ def counted_before_a_later_rating(runtime: Runtime) -> dict[str, int]:
     return counts
 
 
+# A new rating counted "at once" after a restart: within this many seconds of its 202. Quiet,
+# 0.22 to 1.06 s with 10,000 ratings stored (docs/decisions.md, 2026-12-01), 1.6 and 1.8 s
+# after a start on a new broker (test_a_start_on_another_broker...): the projector reads on
+# from where it was. The wrong figures are far above: the stored ratings read through again
+# first (63.4 s with about 8,000 stored, the issue's), or never (the 30 s wait). A machine
+# three times slower takes about 5.5 s (which the former 5 s bound missed).
+AT_ONCE_SECONDS = 15.0
+
+
 def seconds_to_visible(runtime: Runtime, value: int) -> float:
     """From a new rating's 202 until GET /ratings counts it (at most 30 s)."""
     before = histogram(runtime, WORKSHOP_TALK)["ratings"][str(value)]
@@ -357,7 +367,7 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
         )
         after_kill = seconds_to_visible(runtime, 5)
         assert wait_for_total(runtime, 10_021, seconds=30) == 10_021
-        assert after_kill < 5
+        assert after_kill < AT_ONCE_SECONDS
         assert sum(counted_before_a_later_rating(runtime).values()) == 10_021
     finally:
         stop(runtime)
@@ -369,7 +379,7 @@ def test_ratings_survive_a_killed_runtime_and_a_restart_with_10000_stored_shows_
         # shows at once
         assert total(runtime) == 10_022
         after_stop = seconds_to_visible(runtime, 4)
-        assert after_stop < 5
+        assert after_stop < AT_ONCE_SECONDS
         assert total(runtime) == 10_023
     finally:
         assert stop(runtime) == 0
@@ -549,12 +559,9 @@ def service_pids(data: Path) -> dict[str, int]:
 
 
 def alive(pid: int) -> bool:
-    import psutil
-
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
+    """Whether the process runs on: not yet ended as a whole (its main thread a zombie may have
+    threads still running, holding its ports: talkrate_local.lifetime.ended)."""
+    return not ended(pid)
 
 
 def gone_within(seconds: float, *pids: int) -> bool:
@@ -967,7 +974,8 @@ def test_a_start_on_another_broker_stores_what_the_kept_broker_held_then_stops_i
         assert "embedded: starting it" in log.read_text()
         # (the 50, and the first start's later 1 that proved them counted once)
         assert sum(counted_before_a_later_rating(runtime).values()) == 51
-        assert seconds_to_visible(runtime, 5) < 5
+        visible = seconds_to_visible(runtime, 5)
+        assert visible < AT_ONCE_SECONDS, visible
         assert total(runtime) == 53
     finally:
         assert stop(runtime) == 0
