@@ -25,9 +25,11 @@ from tests.e2e import test_web_talk_page as talk_page
 from tests.e2e.conftest import Runtime, wait_for
 from tests.e2e.test_web_admin import sign_in
 from tests.e2e.test_web_app import (
+    ANNOUNCEMENTS_WATCH,
     SCREEN,
     TALK_PAGE,
     WebStack,
+    announced,
     clock_until,
     enter_event_code,
     live_connections,
@@ -676,15 +678,6 @@ def test_the_programme_read_while_an_organiser_adds_a_talk_has_every_talk_once(
             web.as_organiser("DELETE", f"/talks/{talk_id}")
 
 
-# Every text the region takes from now on, into window.__announced.
-ANNOUNCEMENTS_WATCH = """() => {
-  const region = document.querySelector('[data-testid="announcement"]');
-  window.__announced = [];
-  new MutationObserver(() => window.__announced.push(region.textContent))
-    .observe(region, { childList: true, characterData: true, subtree: true });
-}"""
-
-
 @pytest.mark.parametrize(("path", "every_ms"), [(TALK_PAGE, 15_000), (SCREEN, 60_000)])
 def test_live_figures_reach_a_screen_reader_now_and_then_not_at_every_rating(
     web: WebStack, page: Page, path: str, every_ms: int
@@ -761,12 +754,6 @@ def board_shows(page: Page, titles: list[str], counts: list[str] | None = None) 
         page.clock.run_for(400)
         page.wait_for_timeout(100)
     assert shown(), rows.all_inner_texts()
-
-
-def announced(page: Page) -> list[str]:
-    """What the region said since ANNOUNCEMENTS_WATCH, without the titles' isolating marks."""
-    said: list[str] = page.evaluate("window.__announced")
-    return [text.replace("\u2068", "").replace("\u2069", "") for text in said]
 
 
 def test_the_leaderboard_says_each_title_in_its_own_language(web: WebStack, page: Page) -> None:

@@ -3095,6 +3095,21 @@ def test_the_big_screen_board_shows_its_twenty_talks_without_scrolling_at_1080p(
         hall.close()
 
 
+# Every text the region takes from now on, into window.__announced.
+ANNOUNCEMENTS_WATCH = """() => {
+  const region = document.querySelector('[data-testid="announcement"]');
+  window.__announced = [];
+  new MutationObserver(() => window.__announced.push(region.textContent))
+    .observe(region, { childList: true, characterData: true, subtree: true });
+}"""
+
+
+def announced(page: Page) -> list[str]:
+    """What the region said since ANNOUNCEMENTS_WATCH, without the titles' isolating marks."""
+    said: list[str] = page.evaluate("window.__announced")
+    return [text.replace("\u2068", "").replace("\u2069", "") for text in said]
+
+
 # A board none of whose counts can be read: the words and the badge of a whole read that
 # found the counts unreadable (a 503 read-model-unavailable).
 COUNTS_UNREADABLE = (
@@ -3157,15 +3172,44 @@ def test_a_board_none_of_whose_counts_can_be_read_says_so_not_live_and_reads_aga
         sideways = page.locator(".board-box").evaluate("(box) => box.scrollWidth - box.clientWidth")
         assert sideways <= 0, sideways
     reads_answered(page)
-    # And when the counts can be read again, the board reads again by itself (5 s after its
-    # reads at its start; the phone's live check is a minute away, the screen's 20 s), and is
-    # live with every count
+    # And a screen reader is not told it over the page it reads: the board's polite region
+    # (announce.js) is silent
+    region = page.get_by_test_id("announcement")
+    expect(region).to_have_attribute("aria-live", "polite")
+    expect(region).to_have_text("")
+    page.evaluate(ANNOUNCEMENTS_WATCH)
+    leading = "“Unread first” leads the board, then “Unread second”."
+    # When the counts can be read again, the board reads again by itself (5 s after its
+    # reads at its start; the phone's live check is a minute away, the screen's 20 s)
     lost[0] = False
     before = len(reads)
     clock_until(page, lambda: len(reads) > before, step_ms=1000, most=12)
+    # Then it is live with every count, and its leaders are said
     expect(rows.locator('td[data-label="Ratings"]')).to_have_text(["2", "1"])
     expect(badge).to_have_text("Live")
     expect(page.get_by_text(COUNTS_UNREADABLE)).to_have_count(0)
+    clock_until(page, lambda: bool(announced(page)), step_ms=100, most=20)
+    assert announced(page) == [leading]
+    # When every place is lost again, found at the board's next read (its live check)
+    lost[0] = True
+    before = len(reads)
+    clock_until(page, lambda: len(reads) > before, step_ms=1000, most=70)
+    expect(badge).to_have_text(COUNTS_PAUSED)
+    # Then the pause is said, with the order shown (once the minute since the leaders were
+    # said has passed: the board's pace), and once only, not at each of its reads again
+    # meanwhile (backing off: 5 s, then 10, 20); before, the region was emptied, said nothing
+    run_clock(page, 61, 1000, 100)
+    reads_answered(page)
+    assert len(reads) >= before + 2
+    assert announced(page) == [leading, f"{COUNTS_PAUSED}. {leading}"]
+    # When the counts can be read again, Then that too is said, once: the leaders alone
+    lost[0] = False
+    before = len(reads)
+    clock_until(page, lambda: len(reads) > before, step_ms=1000, most=70)
+    expect(badge).to_have_text("Live")
+    run_clock(page, 61, 1000, 100)
+    reads_answered(page)
+    assert announced(page) == [leading, f"{COUNTS_PAUSED}. {leading}", leading]
 
 
 def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(

@@ -8,6 +8,7 @@ The runtime has a Redis server of its own (the tests stop it and start it again,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -135,6 +136,15 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
         # (the board shown kept, said to be of before)
         expect(board.get_by_test_id("leaderboard-stale")).to_contain_text(LISTED)
         expect(board.locator(".live-badge")).to_have_text(PAUSED)
+        # And a screen reader is told the pause on the pages that say their figures in words,
+        # with the figures shown (before: nothing, the badge's "Paused" unsaid); the programme's
+        # notice, a status line, says it there
+        said = f"{PAUSED}. 3 ratings, average 4.33"
+        expect(page.get_by_test_id("announcement")).to_have_text(said)
+        expect(screen.get_by_test_id("announcement")).to_have_text(said)
+        expect(board.get_by_test_id("announcement")).to_have_text(
+            re.compile(rf"^{re.escape(PAUSED)}\. .+\.$")
+        )
     # And once Redis answers again (empty: the read model is rebuilt), the rating sent while it
     # was down is counted, the words go and the badges say "Live" again, by the pages' own reads
     expect(page.get_by_test_id("total")).to_have_text("4 ratings", timeout=40_000)
@@ -143,6 +153,12 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
     expect(card.get_by_text("4 ratings")).to_be_visible(timeout=40_000)
     expect(programme.get_by_test_id("counts-notice")).to_have_text("", timeout=40_000)
     expect(programme.locator(".live-badge")).to_have_text("Live")
+    # (the counts' return said, as the network's is: before, nothing on the programme; on the
+    # talk's page, its figures without the pause, at most 15 s after the pause was said)
+    expect(programme.get_by_test_id("live-said")).to_have_text("The counts can be read again.")
+    expect(page.get_by_test_id("announcement")).to_have_text(
+        "4 ratings, average 4.50", timeout=40_000
+    )
     expect(screen.locator(".live-badge")).to_have_text("Live", timeout=40_000)
     expect(board.locator(".live-badge")).to_have_text("Live", timeout=40_000)
 

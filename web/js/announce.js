@@ -4,25 +4,27 @@
 // they are read with the page. A change is said at once after a quiet spell; changes that
 // follow within `everyMs` are said together, once, when it has passed, and only if what would
 // be said differs from what was said last (or, given a key, what it says of: see `figures`).
+// While the figures cannot move (the browser offline, the counts unreadable: see `status`), the
+// badge's words are said before them as that begins, and the figures alone as it ends.
 import { h, setText } from "./dom.js";
 
 export function liveAnnouncer(everyMs) {
   const node = h("p", { class: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true", "data-testid": "announcement" });
   let figures = null;
   let key = null; // what the figures say of, compared in place of their words
-  let offline = ""; // the badge's words while the browser has no network: said before the figures
-  let said = null; // the offline words and the key of what was said last
+  let held = ""; // the badge's words while the figures cannot move (status): said before them
+  let said = null; // the held words and the key of what was said last
   let saidAt = -Infinity;
   let timer = null;
-  const saying = () => `${offline}${key}`;
+  const saying = () => `${held}${key}`;
   const flush = () => {
     timer = null;
     if (saying() === said) return;
     said = saying();
     saidAt = performance.now();
     // (words as parts: text and elements, a title in its own language)
-    if (Array.isArray(figures)) node.replaceChildren(offline, ...figures);
-    else setText(node, `${offline}${figures}`);
+    if (Array.isArray(figures)) node.replaceChildren(held, ...figures);
+    else setText(node, `${held}${figures}`);
   };
   const changed = () => {
     if (figures === null) return;
@@ -44,11 +46,12 @@ export function liveAnnouncer(everyMs) {
       changed();
     },
     // The live state: only losing the network and having it back are said (a reconnection
-    // that lasts a second is not news).
+    // that lasts a second is not news), and the counts found unreadable ("paused": nothing
+    // shown moves) and readable again; not each read again meanwhile, whose state is the same.
     status(state, words) {
-      const next = state === "offline" ? `${words}. ` : "";
-      if (next === offline) return;
-      offline = next;
+      const next = state === "offline" || state === "paused" ? `${words}. ` : "";
+      if (next === held) return;
+      held = next;
       changed();
     },
     // What is shown now is of another thing (the attendee chose it): its first figures are

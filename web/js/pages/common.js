@@ -19,12 +19,25 @@ export function liveBadge(announcer = null) {
   // A page without an announcer of its figures (the programme, the organisers' list) says the
   // network's loss and return in a region of the badge's own, the other states being the
   // badge's to show: a screen reader would otherwise go on reading counts that have stopped.
+  // The counts found readable again after "Paused" are said there too ("The counts can be read
+  // again."), as "Back online." is; their pause is not: the page's notice of the counts (a
+  // status line: countsNotice) says it, and said twice it was heard twice.
   const said = announcer ? null : h("p", { class: "sr-only", role: "status", "data-testid": "live-said" });
   let offline = first === "offline";
-  const sayNetwork = (state) => {
-    if (!said || (state === "offline") === offline || state === "connecting") return;
-    offline = state === "offline";
-    setText(said, offline ? `${texts.offline}.` : "Back online.");
+  let pausedSaid = false; // the last state said of the counts was their pause
+  const sayChanges = (heard) => {
+    if (!said) return;
+    const words = [];
+    if ((watched === "offline") !== offline && watched !== "connecting") {
+      offline = watched === "offline";
+      words.push(offline ? `${texts.offline}.` : "Back online.");
+    }
+    if ((heard === "paused") !== pausedSaid && heard !== "offline" && heard !== "connecting") {
+      pausedSaid = heard === "paused";
+      // (emptied as the pause begins, silently: the next return is said again, not the same words)
+      words.push(pausedSaid ? "" : "The counts can be read again.");
+    }
+    if (words.length) setText(said, words.filter(Boolean).join(" "));
   };
   let wasLive = false;
   let watched = first; // the watch's state
@@ -35,8 +48,12 @@ export function liveBadge(announcer = null) {
     const state = held && (watched === "live" || watched === "polling") ? held : watched;
     node.dataset.state = state;
     setText(node, state === "connecting" && wasLive ? "Reconnecting…" : texts[state] || state);
-    if (announcer) announcer.status(state, node.textContent);
-    sayNetwork(watched);
+    // What a screen reader is told: "Paused" through a reconnection too (the counts are as
+    // unreadable: told "Reconnecting…", it heard their return, then their pause again), and
+    // from the page's first read (a board opened paused is read so with the page, not told it).
+    const heard = paused && watched === "connecting" ? "paused" : state;
+    if (announcer) announcer.status(heard, heard === state ? node.textContent : texts.paused);
+    sayChanges(heard);
   };
   return {
     node,

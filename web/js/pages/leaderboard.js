@@ -183,8 +183,10 @@ export function leaderboardPage(main) {
       arrange(body, nodes);
       fitScreen();
       // News: the order of the top three and their ranks (a lead becoming shared, or a tie broken,
-      // with the order unchanged).
-      announcer.figures(leaders(board.talks), board.talks.slice(0, 3).map((row) => `${row.rank} ${row.talkId}`).join("\n"));
+      // with the order unchanged). Of the places shown, those whose counts cannot be read at
+      // their ranks too: of a board of none readable, nothing was said (the region emptied),
+      // where now its order is, after "Paused: the counts cannot be read just now" (badge).
+      announcer.figures(leaders(placed), placed.slice(0, 3).map((row) => `${row.rank} ${row.talkId}`).join("\n"));
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       const inTrack = of ? ` in ${of}` : "";
       const unread = lost.length === 1 ? "1 talk's counts" : `${lost.length} talks' counts`;
