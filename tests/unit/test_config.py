@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import hypothesis
@@ -151,12 +153,19 @@ def test_a_debug_log_level_writes_no_secret_the_settings_read(
     assert "signing-key-never-logged" not in caplog.text
 
 
-def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_setting() -> None:
-    # A value the template takes but the settings refuse would fail every cold start.
+@functools.cache
+def template_parameters() -> dict[str, Any]:
+    """template.yaml's Parameters, read once for the tests below (which only read them)."""
     from sam_emulator.template.cfn_yaml import load_yaml_file
     from tests.builders import ROOT
 
-    parameters = load_yaml_file(ROOT / "template.yaml")["Parameters"]
+    parameters: dict[str, Any] = load_yaml_file(ROOT / "template.yaml")["Parameters"]
+    return parameters
+
+
+def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_setting() -> None:
+    # A value the template takes but the settings refuse would fail every cold start.
+    parameters = template_parameters()
     environment = {
         "RatingsPerVoterPerMinute": "RATINGS_PER_VOTER_PER_MINUTE",
         "RatingsPerAddressPerMinute": "RATINGS_PER_ADDRESS_PER_MINUTE",
@@ -196,19 +205,13 @@ def test_every_value_the_template_allows_for_the_vote_settings_is_a_valid_settin
 def test_the_event_code_parameter_takes_none_or_one_too_long_to_guess(
     code: str, taken: bool
 ) -> None:
-    from sam_emulator.template.cfn_yaml import load_yaml_file
-    from tests.builders import ROOT
-
-    parameter = load_yaml_file(ROOT / "template.yaml")["Parameters"]["VoterCode"]
+    parameter = template_parameters()["VoterCode"]
     assert (re.fullmatch(parameter["AllowedPattern"], code) is not None) is taken
     assert parameter["Default"] == ""
 
 
 def voter_code_pattern() -> str:
-    from sam_emulator.template.cfn_yaml import load_yaml_file
-    from tests.builders import ROOT
-
-    return str(load_yaml_file(ROOT / "template.yaml")["Parameters"]["VoterCode"]["AllowedPattern"])
+    return str(template_parameters()["VoterCode"]["AllowedPattern"])
 
 
 @hypothesis.settings(max_examples=300, deadline=None)
