@@ -67,7 +67,7 @@ class Floor:
     def limiter_admit(self, event_id: str) -> float:
         """The rate limiter's round trip as POST makes it (one address limit, the accepted
         marker), in ms: what replaced the marker's own SET."""
-        from talkrate.ports import Limit
+        from talkrate.values import Limit
 
         started = time.perf_counter_ns()
         admission = self._limiter.admit([Limit("address", "bench-floor", LOAD_LIMIT)], event_id)

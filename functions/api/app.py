@@ -31,6 +31,11 @@ snapstart.register(
     "talkrate.adapters.idempotency",
     "talkrate.adapters.kafka_stream",
     "talkrate.adapters.stats_client",
+    # The catalog's logic and its talks' live channels, GET /'s report: imported at the first
+    # request that reads the catalog or GET /, not at init
+    "talkrate.catalog",
+    "talkrate.live",
+    "talkrate.status",
     "hmac",  # (and OpenSSL's hashlib: a voter pass's signature, read at its first use)
     "secrets",
 )

@@ -20,11 +20,11 @@ from talkrate.adapters.limiter import RedisRequestLimiter
 from talkrate.adapters.postgres import PostgresDatabase, PostgresEventStore
 from talkrate.adapters.redis_store import RedisReadModel, connect, votes_key
 from talkrate.errors import BackendUnavailable, ForgottenUnknown, ForgottenVoter
-from talkrate.ports import Admission
 from talkrate.projection import classify
 from talkrate.rating import Rater, submit_rating
 from talkrate.rebuild import rebuild_read_model
 from talkrate.requests import RatingBody
+from talkrate.values import Admission
 from talkrate.voters import VoterTokens, forgotten_id
 from talkrate_cli.main import main
 from talkrate_local.database import event_store, recreate

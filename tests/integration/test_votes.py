@@ -15,7 +15,7 @@ import redis
 
 from talkrate.adapters.limiter import RedisRequestLimiter, limit_key
 from talkrate.adapters.redis_store import ACCEPTED_PREFIX, connect
-from talkrate.ports import Limit
+from talkrate.values import Limit
 from talkrate.voters import VoterTokens
 from tests.integration.conftest import TEST_VOTER_TOKEN_KEY, Call
 from tests.integration.test_handlers import counts, project_all

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from talkrate.container_limits import ContainerLimits
-from talkrate.ports import Limit
+from talkrate.values import Limit
 
 
 class Clock:

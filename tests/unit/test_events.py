@@ -1,6 +1,7 @@
-"""The projector's parser of the written form (talkrate.events) against the event model.
+"""The projector's parser of the written form (talkrate.projection's, of the form talkrate.events
+writes) against the event model.
 
-For any record value, talkrate.events either answers None (the model judges the record) or the
+For any record value, the parser either answers None (the model judges the record) or the
 same event the model reads from it: it may take less than the model, never more or otherwise.
 """
 
@@ -15,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from talkrate.events import TALK_ID_PATTERN, VOTER_ID_PATTERN, Rating, id_rule, parse_written
+from talkrate.events import TALK_ID_PATTERN, VOTER_ID_PATTERN, Rating, id_rule
 from talkrate.models import RatingSubmitted
+from talkrate.projection import parse_written
 
 pytestmark = pytest.mark.unit
 

@@ -24,11 +24,10 @@ from talkrate.errors import (
     TalkNotFound,
 )
 from talkrate.events import Rating
-from talkrate.ports import Admission, Limit
 from talkrate.projected import ProjectionBatch, ProjectionResult
 from talkrate.rating import Rater, RatingRules, read_ratings, submit_rating
 from talkrate.requests import RatingBody
-from talkrate.values import Histogram, RatingWindow
+from talkrate.values import Admission, Histogram, Limit, RatingWindow
 from talkrate.voters import forgotten_id
 
 pytestmark = pytest.mark.unit

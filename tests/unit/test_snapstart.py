@@ -71,7 +71,8 @@ def test_the_hooks_are_registered_where_the_runtime_offers_them(
 
 # What the API's init leaves to others: the adapters' client libraries (its first request, or
 # the snapshot, imports them), the organisers' routes with their validation, the projector's
-# announcer and the projection side's values.
+# announcer and the projection side's values and reader, the interfaces (types only), and what
+# only the catalog's routes and GET / use (their first request, or the snapshot, imports it).
 _LEFT_OUT_OF_THE_API_INIT = (
     "redis",
     "kafka",
@@ -81,6 +82,11 @@ _LEFT_OUT_OF_THE_API_INIT = (
     "talkrate.api.talk_admin",
     "talkrate.announcer",
     "talkrate.projected",
+    "talkrate.projection",
+    "talkrate.ports",
+    "talkrate.catalog",
+    "talkrate.live",
+    "talkrate.status",
 )
 
 

@@ -14,12 +14,12 @@ from talkrate.errors import (
 )
 from talkrate.leaderboard import ranked as places
 from talkrate.observability import logger
-from talkrate.ports import Catalog, EventStore, Ratings, RebuildRequests
 from talkrate.read_model import not_built, unbuilt_zeros_of
 from talkrate.values import Histogram, KeptAnswer, Precondition, RatingSummary, Talk
 
-if TYPE_CHECKING:  # only the organisers' writes bring pydantic in
-    from talkrate.models import NewTalk, TalkFields
+if TYPE_CHECKING:
+    from talkrate.models import NewTalk, TalkFields  # only the organisers' writes load pydantic
+    from talkrate.ports import Catalog, EventStore, Ratings, RebuildRequests  # interfaces only
 
 
 class RatedTalk(NamedTuple):

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from talkrate.ports import Admission, Limit
+from talkrate.values import Admission, Limit
 
 WINDOW_SECONDS = 60.0
 # Subjects counted at once: an outage under a flood of addresses (of many IPv6 /48s)

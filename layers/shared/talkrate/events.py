@@ -4,10 +4,11 @@ as the projector reads it.
 talkrate.models.RatingSubmitted stays the one definition of the event: it judges every record
 that is not in the written form, and its to_json is the form. This module writes exactly that
 form (Rating.to_json, for ratings the API accepted: ids it checked against their patterns) and
-reads exactly it back (the field names and types, a talk and voter id their patterns accept,
-occurredAt to the millisecond in UTC), answering None for anything else, which the caller then
-hands to the model. So an event reads and writes the same either way: tests/unit/test_events.py
-holds the two against each other on generated events. It exists for speed: a batch of the
+talkrate.projection reads exactly it back (the field names and types, a talk and voter id their
+patterns accept, occurredAt to the millisecond in UTC), answering None for anything else, which
+it then hands to the model (the reader's expression lives there: the API, which never reads an
+event, does not compile it at its cold start). So an event reads and writes the same either
+way: tests/unit/test_events.py holds the two against each other on generated events. It exists for speed: a batch of the
 projector parses in about half the model's time, and neither the API's nor the projector's cold
 start loads a validation library.
 """
@@ -96,29 +97,13 @@ def _to_millisecond(at: datetime) -> datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
-def _bounded(pattern: str, length: int) -> str:
+def bounded(pattern: str, length: int) -> str:
     """An id pattern ("^<first><rest>*$") as a part of a larger one, at most `length` long."""
     return pattern.removeprefix("^").removesuffix("*$") + f"{{0,{length - 1}}}"
 
 
-# The bytes RatingSubmitted.to_json writes: its fields in its order, no spaces; ids within their
-# patterns and lengths (their characters need no escape in JSON); occurredAt to the millisecond
-# in UTC. Groups: eventId, talkId, value, occurredAt, voterId (when there is one).
-_WRITTEN = re.compile(
-    (
-        r'\{"eventId":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",'
-        r'"type":"RatingSubmitted","schemaVersion":1,'
-        f'"talkId":"({_bounded(TALK_ID_PATTERN, MAX_TALK_ID_LENGTH)})",'
-        r'"value":([1-5]),'
-        r'"occurredAt":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)"'
-        f'(?:,"voterId":"({_bounded(VOTER_ID_PATTERN, MAX_VOTER_ID_LENGTH)})")?'
-        r"\}"
-    ).encode()
-)
-
-
-_TALK_ID = re.compile(_bounded(TALK_ID_PATTERN, MAX_TALK_ID_LENGTH))
-_VOTER_ID = re.compile(_bounded(VOTER_ID_PATTERN, MAX_VOTER_ID_LENGTH))
+_TALK_ID = re.compile(bounded(TALK_ID_PATTERN, MAX_TALK_ID_LENGTH))
+_VOTER_ID = re.compile(bounded(VOTER_ID_PATTERN, MAX_VOTER_ID_LENGTH))
 
 
 def unix_ms(at: datetime) -> int:
@@ -253,25 +238,3 @@ class WrittenRecord(NamedTuple):
     def to_json(self) -> bytes:
         """The record's value, as it was written."""
         return self.value
-
-
-def parse_written(raws: list[bytes | None]) -> list[Rating | None]:
-    """The events among record values, each read when it is in the written form, else None in
-    its place (for the event model to judge)."""
-    return [_written(raw) if raw else None for raw in raws]
-
-
-def _written(raw: bytes) -> Rating | None:
-    match = _WRITTEN.fullmatch(raw)
-    if match is None:
-        return None
-    event_id, talk_id, value, occurred_at, voter_id = match.groups()
-    try:
-        at = datetime.fromisoformat(occurred_at.decode())  # a date that does not exist fails
-    except ValueError:
-        return None
-    if not FIRST_YEAR <= at.year <= LAST_YEAR:
-        return None  # the model judges it (and refuses it)
-    return Rating(
-        event_id.decode(), talk_id.decode(), int(value), at, voter_id.decode() if voter_id else None
-    )

@@ -1,14 +1,19 @@
-"""The small interfaces the service logic depends on; adapters implement them, tests fake them."""
+"""The small interfaces the service logic depends on; adapters implement them, tests fake them.
+
+Types only: the API's modules import them for type checking, so its cold start defines none of
+these protocols (the values they pass are talkrate.values' and talkrate.projected's)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from talkrate.events import Rating
 from talkrate.values import (
+    Admission,
     Histogram,
     KeptAnswer,
+    Limit,
     Precondition,
     RatingWindow,
     ReadableHistograms,
@@ -162,27 +167,6 @@ class OutboxStatus(Protocol):
     def status(self, event_id: str) -> str | None:
         """ "queued", "published" or None."""
         ...
-
-
-class Admission(NamedTuple):
-    """What the limiter says of one request: let through, or refused for `retry_after` seconds
-    by the limit `used_up`."""
-
-    allowed: bool
-    retry_after: int = 0
-    used_up: Limit | None = None
-    barred: bool = False  # the voter was forgotten (`bar`): refused whatever the limits say
-    # Redis holds no built read model, so no mark says the voter was not forgotten (it may have
-    # lost them): nothing counted, the event store is asked (ForgottenVoters)
-    unknown: bool = False
-
-
-class Limit(NamedTuple):
-    """At most `per_minute` requests a minute for one subject (a voter, an address)."""
-
-    scope: str  # what is counted: "voter", "address", "voters-address"
-    subject: str
-    per_minute: int
 
 
 class RequestLimiter(Protocol):

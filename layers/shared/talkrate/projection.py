@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from talkrate.events import CORRELATION_HEADER, Rating, occurred_at_text, parse_written
+from talkrate.events import (
+    CORRELATION_HEADER,
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_TALK_ID_LENGTH,
+    MAX_VOTER_ID_LENGTH,
+    TALK_ID_PATTERN,
+    VOTER_ID_PATTERN,
+    Rating,
+    bounded,
+    occurred_at_text,
+)
 from talkrate.ports import EventStore, RatingsReadModel
 from talkrate.projected import DeadLetter, ProjectedRating, ProjectionBatch, ProjectionResult
 
@@ -22,6 +34,44 @@ MAX_LOGGED_CORRELATION_IDS = 500
 # synchronisation drifts by seconds a day, so five minutes takes months of it. It also bounds
 # how long a rating stamped ahead on purpose can outrank its voter's later real ones.
 FUTURE_MARGIN = timedelta(minutes=5)
+
+
+# The bytes RatingSubmitted.to_json writes: its fields in its order, no spaces; ids within their
+# patterns and lengths (their characters need no escape in JSON); occurredAt to the millisecond
+# in UTC. Groups: eventId, talkId, value, occurredAt, voterId (when there is one).
+_WRITTEN = re.compile(
+    (
+        r'\{"eventId":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",'
+        r'"type":"RatingSubmitted","schemaVersion":1,'
+        f'"talkId":"({bounded(TALK_ID_PATTERN, MAX_TALK_ID_LENGTH)})",'
+        r'"value":([1-5]),'
+        r'"occurredAt":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)"'
+        f'(?:,"voterId":"({bounded(VOTER_ID_PATTERN, MAX_VOTER_ID_LENGTH)})")?'
+        r"\}"
+    ).encode()
+)
+
+
+def parse_written(raws: list[bytes | None]) -> list[Rating | None]:
+    """The events among record values, each read when it is in the written form, else None in
+    its place (for the event model to judge)."""
+    return [_written(raw) if raw else None for raw in raws]
+
+
+def _written(raw: bytes) -> Rating | None:
+    match = _WRITTEN.fullmatch(raw)
+    if match is None:
+        return None
+    event_id, talk_id, value, occurred_at, voter_id = match.groups()
+    try:
+        at = datetime.fromisoformat(occurred_at.decode())  # a date that does not exist fails
+    except ValueError:
+        return None
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        return None  # the model judges it (and refuses it)
+    return Rating(
+        event_id.decode(), talk_id.decode(), int(value), at, voter_id.decode() if voter_id else None
+    )
 
 
 class StreamRecord(NamedTuple):
@@ -41,7 +91,7 @@ class StreamRecord(NamedTuple):
 def classify(records: Iterable[StreamRecord], now: datetime | None = None) -> ProjectionBatch:
     """Parse each record as a RatingSubmitted event; what does not parse becomes a dead letter.
 
-    A record in the form talkrate writes is read by talkrate.events (the usual batch, all of it);
+    A record in the form talkrate writes is read by parse_written (the usual batch, all of it);
     any other record is judged by the event model itself, so each record that fails is set aside
     with its own reason. So is an event whose occurredAt is later than `now` (the projector's
     clock, read once for the batch) and FUTURE_MARGIN: a voter's newest rating counts, and one

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime, timedelta
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from talkrate.errors import (
     BackendUnavailable,
@@ -20,26 +20,26 @@ from talkrate.errors import (
 )
 from talkrate.events import Rating
 from talkrate.observability import logger
-from talkrate.ports import (
-    AcceptedRatings,
-    Admission,
-    EventStore,
-    ForgottenVoters,
-    Limit,
-    OutboxStatus,
-    ProjectedEvents,
-    RatingOutbox,
-    RatingPublisher,
-    RatingsReadModel,
-    RebuildRequests,
-    RequestLimiter,
-    StatsCalculator,
-    TalkCatalog,
-)
 from talkrate.read_model import unbuilt_zeros
 from talkrate.requests import RatingBody
-from talkrate.values import RatingWindow, TalkRatings, rfc3339
+from talkrate.values import Admission, Limit, RatingWindow, TalkRatings, rfc3339
 from talkrate.voters import forgotten_id
+
+if TYPE_CHECKING:  # interfaces only: the API's init defines none of them
+    from talkrate.ports import (
+        AcceptedRatings,
+        EventStore,
+        ForgottenVoters,
+        OutboxStatus,
+        ProjectedEvents,
+        RatingOutbox,
+        RatingPublisher,
+        RatingsReadModel,
+        RebuildRequests,
+        RequestLimiter,
+        StatsCalculator,
+        TalkCatalog,
+    )
 
 
 class Submission(NamedTuple):

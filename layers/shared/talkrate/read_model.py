@@ -5,10 +5,13 @@ empty, until the read model is rebuilt, and those are no one's ratings."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from talkrate.observability import logger
-from talkrate.ports import Ratings, RatingsReadModel, RebuildRequests
 from talkrate.values import Histogram
+
+if TYPE_CHECKING:  # interfaces only: the API's init defines none of them
+    from talkrate.ports import Ratings, RatingsReadModel, RebuildRequests
 
 
 def not_built(read_model: RatingsReadModel | Ratings, rebuilds: RebuildRequests) -> bool:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from talkrate.config import Settings
-from talkrate.ports import Pingable
+if TYPE_CHECKING:
+    from talkrate.config import Settings
+    from talkrate.ports import Pingable
 
 PING_BUDGET_SECONDS = 2.0
 

@@ -1,5 +1,5 @@
 """Plain values, without pydantic: a histogram, a talk's rating window, a talk of the catalog,
-and what the API answers of a talk's ratings.
+what the API answers of a talk's ratings, and the rate limiter's limits and answers.
 
 The projector, the API's usual routes and the adapters on their path use these, so their cold
 starts load no validation library. What comes in from outside is judged before it becomes one of
@@ -261,3 +261,24 @@ class TalkRatings(NamedTuple):
         if self.unavailable:
             body["unavailable"] = True
         return body
+
+
+class Admission(NamedTuple):
+    """What the limiter says of one request: let through, or refused for `retry_after` seconds
+    by the limit `used_up`."""
+
+    allowed: bool
+    retry_after: int = 0
+    used_up: Limit | None = None
+    barred: bool = False  # the voter was forgotten (`bar`): refused whatever the limits say
+    # Redis holds no built read model, so no mark says the voter was not forgotten (it may have
+    # lost them): nothing counted, the event store is asked (ForgottenVoters)
+    unknown: bool = False
+
+
+class Limit(NamedTuple):
+    """At most `per_minute` requests a minute for one subject (a voter, an address)."""
+
+    scope: str  # what is counted: "voter", "address", "voters-address"
+    subject: str
+    per_minute: int

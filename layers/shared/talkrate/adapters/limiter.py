@@ -29,7 +29,7 @@ from talkrate.adapters.redis_store import (
     unreachable_as_backend_error,
 )
 from talkrate.errors import BackendUnavailable
-from talkrate.ports import Admission, Limit
+from talkrate.values import Admission, Limit
 
 if TYPE_CHECKING:
     from talkrate.container_limits import ContainerLimits

@@ -2,25 +2,29 @@
 and GET /organiser (whether a token is the organiser's, before an organiser's client writes).
 
 The organisers' POST and PUT live in talkrate.api.talk_admin, imported at their first request:
-their bodies are checked by pydantic models, which the attendees' routes never load.
+their bodies are checked by pydantic models, which the attendees' routes never load. The catalog's
+logic (talkrate.catalog) and the live channel's names (talkrate.live) are imported by the first
+request that reads or changes the catalog: a container that only takes ratings never loads them
+(SnapStart's snapshot holds them, as it holds the adapters).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from talkrate import wiring
 from talkrate.api.responses import ok, problems
 from talkrate.api.routing import Header, Path, Query, Request, Response, Router
-from talkrate.catalog import RatedTalk, find_talks, leaderboard, remove_talk, talk_details
 from talkrate.events import MAX_TALK_ID_LENGTH, TALK_ID_PATTERN
 from talkrate.leaderboard import PRIOR_MEAN, PRIOR_WEIGHT
-from talkrate.live import channel_for_talk
 from talkrate.requests import PRINTABLE
 from talkrate.values import ANY, Precondition, Talk, rfc3339
+
+if TYPE_CHECKING:
+    from talkrate.catalog import RatedTalk
 
 router = Router()
 
@@ -98,6 +102,8 @@ def precondition(if_match: str | None, if_none_match: str | None) -> Preconditio
 def talk_document(talk: Talk) -> dict[str, Any]:
     """A talk as every route answers it: its fields, its live channel, and when its rating
     window closes (its end plus the grace; None when it never closes)."""
+    from talkrate.live import channel_for_talk
+
     closes = talk.window.closes_at(wiring.rating_rules().grace)
     return {
         **talk.document(),
@@ -140,6 +146,7 @@ def get_talks(
 ) -> dict[str, Any]:
     # (imported at the request, as the read model's client: the API's init loads no client)
     from talkrate.adapters.cluster_client import one_request
+    from talkrate.catalog import find_talks
 
     with one_request():  # (its reads of a cluster wait in all one call's time: the module)
         page = find_talks(
@@ -175,6 +182,8 @@ def get_talks(
     responses={**ok("TalkOut", "The talk", headers=["ETag"]), **problems(400, 404, 503)},
 )
 def get_talk(talk_id: TalkIdPath) -> Response:
+    from talkrate.catalog import talk_details
+
     rated = talk_details(
         wiring.talk_catalog(),
         wiring.read_model(),
@@ -223,6 +232,7 @@ router.later(
 )
 def delete_talk(talk_id: TalkIdPath, if_match: IfMatch = None) -> Response:
     from talkrate.api.announce import announce_change  # organisers' writes only
+    from talkrate.catalog import remove_talk
 
     revision = remove_talk(
         wiring.talk_catalog(), wiring.read_model(), talk_id, precondition(if_match, None)
@@ -266,6 +276,7 @@ def get_leaderboard(
     track: TrackQuery = None,
 ) -> dict[str, Any]:
     from talkrate.adapters.cluster_client import one_request
+    from talkrate.catalog import leaderboard
 
     with one_request():  # (as the programme's)
         board = leaderboard(

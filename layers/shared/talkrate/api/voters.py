@@ -23,10 +23,9 @@ from talkrate.errors import (
     WrongVoterCode,
 )
 from talkrate.observability import logger, metrics
-from talkrate.ports import Limit
 from talkrate.rating import address_subject, admit
 from talkrate.requests import VoterBody
-from talkrate.values import rfc3339
+from talkrate.values import Limit, rfc3339
 from talkrate.voters import IssuedToken, VoterTokens, now_utc
 
 router = Router()
