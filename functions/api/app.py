@@ -29,6 +29,7 @@ snapstart.register(
     "talkrate.adapters.talk_cache",
     "talkrate.adapters.redis_store",
     "talkrate.adapters.idempotency",
+    "talkrate.adapters.limiter",
     "talkrate.adapters.kafka_stream",
     "talkrate.adapters.stats_client",
     # The catalog's logic and its talks' live channels, GET /'s report: imported at the first
