@@ -3405,10 +3405,19 @@ def test_simulate_verify_started_while_the_counts_are_rebuilt_waits_for_them(cli
     ratings = redis.Redis.from_url(CLI_RATINGS)
     ratings.set(REBUILD_LOCK_KEY, "a rebuild of the test's", ex=60)
     ratings.delete(BUILT_KEY)
+    assert cli.runtime.log is not None
+    log = cli.runtime.log
+
+    def programme_reads() -> int:
+        return log.read_text().count("[gateway] GET /talks?")
+
+    before = programme_reads()
     try:
-        # When a simulation with --verify starts meanwhile
+        # When a simulation with --verify starts meanwhile, and has read the programme without
+        # its counts and again (which talks to rate, the baseline, the baseline once more: it
+        # is waiting for them), or has ended
         process = cli.start(*crowd_of_three_verified(talk_id))
-        time.sleep(3.0)  # (the counts away: the programme comes without them)
+        assert wait_for(lambda: programme_reads() >= before + 3 or process.poll() is not None, 60)
         ratings.delete(REBUILD_LOCK_KEY)  # the rebuild's turn: the API asks for one
         out, err = process.communicate(timeout=120)
         # Then it waited for the counts and verified every rating (it gave up at once: "talk
