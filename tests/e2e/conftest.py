@@ -199,33 +199,39 @@ def start_admin_runtime(
     return start_runtime(env, log, extra_args), token
 
 
-def start_short_pass_runtime(kafka_bootstrap: str, log: Path) -> tuple[Runtime, str]:
-    """Attendee voting whose voter passes last 18 s and are renewed in their last half (from
-    their 9th second), on a catalog and read model of its own, projecting each rating as it
-    comes: for tests that watch a renewal, then the renewed pass expire.
+def start_short_pass_runtime(
+    kafka_bootstrap: str, log: Path, seconds: int = 18
+) -> tuple[Runtime, str]:
+    """Attendee voting whose voter passes last `seconds` (18 s unless asked) and are renewed in
+    their last 9 s (18-s passes from their 9th second), on a catalog and read model of its own,
+    projecting each rating as it comes: for tests that watch a renewal, then the renewed pass
+    expire.
 
     A page renews a pass once the service's renewAfter has passed (VOTER_TOKEN_RENEW_SHARE of
     its life left; a quarter by default) but holds one with less than 5 s left as gone
     (web/js/voter.js), so it renews these between 9 and 5 s before their expiry: the window of
-    a 36-s pass renewed in its last quarter, in half the time. Tests that only need a pass to
-    expire take start_brief_pass_runtime's."""
+    a 36-s pass renewed in its last quarter, whatever their life (more than 9 s). Tests that
+    only need a pass to expire take start_brief_pass_runtime's."""
     from tests.backends import SHORT_PASSES_RATINGS, SHORT_PASSES_TALKS
 
+    assert seconds > 9, seconds
     return _start_pass_runtime(
         SHORT_PASSES_TALKS,
         SHORT_PASSES_RATINGS,
         kafka_bootstrap,
         log,
-        VOTER_TOKEN_HOURS="0.005",
-        VOTER_TOKEN_RENEW_SHARE="0.5",
+        VOTER_TOKEN_HOURS=str(seconds / 3600),
+        VOTER_TOKEN_RENEW_SHARE=str(9 / seconds),
     )
 
 
-def start_brief_pass_runtime(kafka_bootstrap: str, log: Path) -> tuple[Runtime, str]:
-    """Attendee voting whose voter passes last 18 s, renewed in their last quarter as by default
-    (a page never renews one: it holds it as gone first), on a catalog and read model of its
-    own (it may run beside start_short_pass_runtime's), projecting each rating as it comes: for
-    tests that wait for a pass to expire."""
+def start_brief_pass_runtime(
+    kafka_bootstrap: str, log: Path, seconds: int = 18
+) -> tuple[Runtime, str]:
+    """Attendee voting whose voter passes last `seconds` (18 s unless asked), renewed in their
+    last quarter as by default (a page never renews one under 20 s: it holds it as gone first),
+    on a catalog and read model of its own (it may run beside start_short_pass_runtime's),
+    projecting each rating as it comes: for tests that wait for a pass to expire."""
     from tests.backends import BRIEF_PASSES_TALKS, brief_passes_ratings
 
     return _start_pass_runtime(
@@ -233,7 +239,7 @@ def start_brief_pass_runtime(kafka_bootstrap: str, log: Path) -> tuple[Runtime, 
         brief_passes_ratings(),
         kafka_bootstrap,
         log,
-        VOTER_TOKEN_HOURS="0.005",
+        VOTER_TOKEN_HOURS=str(seconds / 3600),
     )
 
 

@@ -138,10 +138,19 @@ def test_a_reload_while_a_changed_rating_is_on_its_way_shows_the_rating_the_serv
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
 
 
+# The life of the passes the tests below wait out (each waits about that long once or twice): a
+# renewal's window (9 to 5 s before the expiry, start_short_pass_runtime) opens 3 s after a pass
+# is given, and a pass renewed just before another expires outlives it by more than the page's
+# 5-s margin (the held-rating test).
+PASS_SECONDS = 12
+
+
 @pytest.fixture
 def short_passes(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
-    """Attendee voting whose voter passes last 18 s (renewed from their 9th second)."""
-    runtime, token = start_short_pass_runtime(kafka_bootstrap, tmp_path / "runtime.log")
+    """Attendee voting whose voter passes last 12 s (renewed from their 3rd second)."""
+    runtime, token = start_short_pass_runtime(
+        kafka_bootstrap, tmp_path / "runtime.log", seconds=PASS_SECONDS
+    )
     yield WebStack(runtime, token)
     stop_runtime(runtime)
 
@@ -150,10 +159,10 @@ def short_passes(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WebStack]:
 def brief_passes(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WebStack]:
-    """Attendee voting whose voter passes last 18 s, for the tests that wait for one to expire:
+    """Attendee voting whose voter passes last 12 s, for the tests that wait for one to expire:
     one runtime for them all (each rates a talk of its own, in a browser of its own)."""
     log = tmp_path_factory.mktemp("brief-passes") / "runtime.log"
-    runtime, token = start_brief_pass_runtime(kafka_bootstrap, log)
+    runtime, token = start_brief_pass_runtime(kafka_bootstrap, log, seconds=PASS_SECONDS)
     yield WebStack(runtime, token)
     stop_runtime(runtime)
 
@@ -175,7 +184,7 @@ def test_a_pass_near_its_expiry_is_renewed_and_a_changed_mind_counts_once(
     short_passes: WebStack, page: Page
 ) -> None:
     web = short_passes
-    # Given an attendee who rated a talk 5 with a pass of 18 s
+    # Given an attendee who rated a talk 5 with a pass of 12 s
     talk = web.add_talk(title="Renewed pass")
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     own = page.get_by_test_id("own-rating")
@@ -218,7 +227,7 @@ def test_a_pass_the_service_finds_expired_is_replaced_by_its_renewal_s_answer_an
     brief_passes: WebStack, page: Page
 ) -> None:
     web = brief_passes
-    # Given an attendee who rated a talk 5 with a pass of 18 s
+    # Given an attendee who rated a talk 5 with a pass of 12 s
     talk = web.add_talk(title="Expired as the service sees it")
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     star(page, 5).click()
@@ -269,7 +278,7 @@ def test_a_rating_held_under_a_pass_renewed_since_goes_with_the_renewed_pass_and
     brief_passes: WebStack, page: Page, sent_from: str
 ) -> None:
     web = brief_passes
-    # Given an attendee who rated a talk 5 with a pass P1 of 18 s
+    # Given an attendee who rated a talk 5 with a pass P1 of 12 s
     talk = web.add_talk(title="Held under the old pass")
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     star(page, 5).click()
@@ -278,9 +287,10 @@ def test_a_rating_held_under_a_pass_renewed_since_goes_with_the_renewed_pass_and
     old = held_pass(page)
     assert wait_for(lambda: ratings_of(web, talk["id"]) == only(5))
     page.goto(web.url("/"))  # the service's own answer: no page of the app runs meanwhile
-    # And P1 renewed to P2 (another tab, a page's load) 3 s before it expires, while a 2
-    # tapped under P1 waits to be sent, never stored
-    wait_until(page, expires - timedelta(seconds=3))
+    # And P1 renewed to P2 (another tab, a page's load) 2 s before it expires, while a 2
+    # tapped under P1 waits to be sent, never stored (P2 then has 10 s left when P1 expires;
+    # the page sends the 2 a second later, plus its load: 4 s before the page's 5-s margin)
+    wait_until(page, expires - timedelta(seconds=2))
     answer = web.runtime.request("POST", "/voters", "{}", {"Voter-Token": old})
     assert answer.status == 201, answer.body
     renewed = answer.json
