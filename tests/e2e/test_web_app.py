@@ -2683,28 +2683,41 @@ def test_a_page_whose_live_channel_key_changed_reads_its_config_again_and_goes_l
     expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
 
 
+def hold_the_first_read(page: Page, url: str) -> tuple[list[Route], list[Any]]:
+    """The page's first request to `url` held (the route, once it is made) and answered by the
+    service as it had it then (the answer, once it came), handed to the page only when the test
+    fulfils the route; the later ones pass. The route is taken before its answer is asked for:
+    Playwright runs a route's handler while another waits on the service, and a read made
+    meanwhile (the page's second, as it goes live) was held too, never answered, and the page
+    gave it up after its 15-s timeout, for which the test's reads_answered waited."""
+    held: list[Route] = []
+    answers: list[Any] = []
+
+    def hold_the_first(route: Route) -> None:
+        if held:
+            route.continue_()
+            return
+        held.append(route)
+        answers.append(route.fetch())
+
+    page.route(url, hold_the_first)
+    return held, answers
+
+
 def test_a_read_slower_than_a_live_message_does_not_show_older_numbers(
     web: WebStack, page: Page
 ) -> None:
     # Given a talk page whose first read of the ratings is held on its way (answered as the
     # server had it then: no rating), while the page goes live
     talk = web.add_talk(title="Slow read")
-    held: list[Any] = []
-
-    def hold_the_first(route: Any) -> None:
-        if not held:
-            held.append((route, route.fetch()))
-        else:
-            route.continue_()
-
-    page.route(f"**/ratings?talkId={talk['id']}", hold_the_first)
+    held, stale = hold_the_first_read(page, f"**/ratings?talkId={talk['id']}")
     page.goto(web.url(f"/app/talks/{talk['id']}"))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
     # When a rating is counted (the live message shows it), and then the held read arrives
     web.rate(talk["id"], 5)
     expect(total(page)).to_have_text("1 rating", timeout=LIVE_WITHIN_MS)
-    route, stale = held[0]
-    route.fulfill(response=stale)
+    assert waited_on(page, lambda: stale)
+    held[0].fulfill(response=stale[0])
     reads_answered(page)  # (the page is done with the held read: not merely not shown yet)
     # Then the page keeps the newer numbers
     expect(total(page)).to_have_text("1 rating")
@@ -3119,6 +3132,22 @@ COUNTS_UNREADABLE = (
 COUNTS_PAUSED = "Paused: the counts cannot be read just now"
 
 
+def clock_answered(
+    page: Page, step_ms: int, steps: int, until: Callable[[], Any] | None = None
+) -> None:
+    """Move the page's installed clock `steps` times by `step_ms`, each step waited on until
+    the page is done with every read it started (reads_answered: the `page` fixture's pages),
+    not for a fixed 100 ms of real time; given `until`, only until it holds (asserted: a
+    check every step would have found). Steps in which the page reads nothing take a few ms,
+    where the fixed pause took 60 steps 6 s."""
+    for _ in range(steps):
+        if until is not None and until():
+            return
+        page.clock.run_for(step_ms)
+        reads_answered(page)
+    assert until is None or until()
+
+
 @pytest.mark.parametrize("view", ["phone", "hall screen"])
 def test_a_board_none_of_whose_counts_can_be_read_says_so_not_live_and_reads_again(
     web: WebStack, page: Page, view: str
@@ -3183,7 +3212,7 @@ def test_a_board_none_of_whose_counts_can_be_read_says_so_not_live_and_reads_aga
     # reads at its start; the phone's live check is a minute away, the screen's 20 s)
     lost[0] = False
     before = len(reads)
-    clock_until(page, lambda: len(reads) > before, step_ms=1000, most=12)
+    clock_answered(page, 1000, 12, until=lambda: len(reads) > before)
     # Then it is live with every count, and its leaders are said
     expect(rows.locator('td[data-label="Ratings"]')).to_have_text(["2", "1"])
     expect(badge).to_have_text("Live")
@@ -3193,22 +3222,20 @@ def test_a_board_none_of_whose_counts_can_be_read_says_so_not_live_and_reads_aga
     # When every place is lost again, found at the board's next read (its live check)
     lost[0] = True
     before = len(reads)
-    clock_until(page, lambda: len(reads) > before, step_ms=1000, most=70)
+    clock_answered(page, 1000, 70, until=lambda: len(reads) > before)
     expect(badge).to_have_text(COUNTS_PAUSED)
     # Then the pause is said, with the order shown (once the minute since the leaders were
     # said has passed: the board's pace), and once only, not at each of its reads again
     # meanwhile (backing off: 5 s, then 10, 20); before, the region was emptied, said nothing
-    run_clock(page, 61, 1000, 100)
-    reads_answered(page)
+    clock_answered(page, 1000, 61)
     assert len(reads) >= before + 2
     assert announced(page) == [leading, f"{COUNTS_PAUSED}. {leading}"]
     # When the counts can be read again, Then that too is said, once: the leaders alone
     lost[0] = False
     before = len(reads)
-    clock_until(page, lambda: len(reads) > before, step_ms=1000, most=70)
+    clock_answered(page, 1000, 70, until=lambda: len(reads) > before)
     expect(badge).to_have_text("Live")
-    run_clock(page, 61, 1000, 100)
-    reads_answered(page)
+    clock_answered(page, 1000, 61)
     assert announced(page) == [leading, f"{COUNTS_PAUSED}. {leading}", leading]
 
 
@@ -3221,15 +3248,7 @@ def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(
     inside = web.add_talk(title="Slow board inside", track=track)
     outside = web.add_talk(title="Slow board outside", track="Another track")
     web.rated({inside["id"]: [4], outside["id"]: [5, 5]})
-    held: list[Any] = []
-
-    def hold_the_first(route: Route) -> None:
-        if not held:
-            held.append((route, route.fetch()))
-        else:
-            route.continue_()
-
-    page.route("**/leaderboard?limit=*", hold_the_first)
+    held, stale = hold_the_first_read(page, "**/leaderboard?limit=*")
     page.goto(web.url("/app/leaderboard"))
     expect(page.locator(".live-badge")).to_have_attribute("data-state", "live")
     # (the page's first read may leave after the badge says live: held before the track is
@@ -3238,15 +3257,15 @@ def test_a_slow_read_of_the_whole_leaderboard_does_not_replace_a_track_s_board(
     while not held and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert held
-    assert "track=" not in held[0][0].request.url
+    assert "track=" not in held[0].request.url
     # When the organiser picks the track (its board shows), and then the held read arrives
     page.get_by_label("Track").select_option(track)
     rows = page.locator("table.board tbody tr")
     # (a loaded machine once took over the default five seconds for the track's read)
     expect(rows).to_have_count(1, timeout=15_000)
     expect(rows.nth(0)).to_contain_text("Slow board inside")
-    route, stale = held[0]
-    route.fulfill(response=stale)
+    assert waited_on(page, lambda: stale)
+    held[0].fulfill(response=stale[0])
     reads_answered(page)  # (the page is done with the held read: not merely not shown yet)
     # Then the page still shows the track's board only
     expect(rows).to_have_count(1)
