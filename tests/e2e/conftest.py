@@ -215,12 +215,12 @@ def start_short_pass_runtime(
     from tests.backends import SHORT_PASSES_RATINGS, SHORT_PASSES_TALKS
 
     assert seconds > 9, seconds
-    return _start_pass_runtime(
+    return start_pass_runtime(
         SHORT_PASSES_TALKS,
         SHORT_PASSES_RATINGS,
         kafka_bootstrap,
         log,
-        VOTER_TOKEN_HOURS=str(seconds / 3600),
+        seconds,
         VOTER_TOKEN_RENEW_SHARE=str(9 / seconds),
     )
 
@@ -234,25 +234,29 @@ def start_brief_pass_runtime(
     projecting each rating as it comes: for tests that wait for a pass to expire."""
     from tests.backends import BRIEF_PASSES_TALKS, brief_passes_ratings
 
-    return _start_pass_runtime(
+    return start_pass_runtime(
         BRIEF_PASSES_TALKS,
         brief_passes_ratings(),
         kafka_bootstrap,
         log,
-        VOTER_TOKEN_HOURS=str(seconds / 3600),
+        seconds,
     )
 
 
-def _start_pass_runtime(
-    talks: str, ratings: str, kafka_bootstrap: str, log: Path, **environment: str
+def start_pass_runtime(
+    talks: str, ratings: str, kafka_bootstrap: str, log: Path, seconds: float, **environment: str
 ) -> tuple[Runtime, str]:
+    """Attendee voting whose voter passes last `seconds`, on a catalog and read model of its
+    own, projecting each rating as it comes. (A page holds a pass with less than 5 s left as
+    gone, so the web app's tests take passes of 12 s or more; the command renews any pass still
+    valid, so its tests wait out passes of a few seconds.)"""
     return start_admin_runtime(
         talks,
         ratings,
         kafka_bootstrap,
         log,
         ["--param", "VotingPolicy=attendee", "--param", "ProjectorBatchWindowSeconds=0"],
-        environment,
+        {"VOTER_TOKEN_HOURS": str(seconds / 3600), **environment},
     )
 
 

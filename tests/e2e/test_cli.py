@@ -68,6 +68,7 @@ from tests.e2e.conftest import (
     Answer,
     Runtime,
     start_admin_runtime,
+    start_pass_runtime,
     start_runtime,
     stop_runtime,
     wait_for,
@@ -2957,23 +2958,6 @@ def attendee_cli(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory)
         kafka_bootstrap,
         folder,
         ["--param", "VotingPolicy=attendee", "--param", "EventTimeZone=Europe/Berlin"],
-    )
-
-
-def start_pass_runtime(
-    talks: str, ratings: str, kafka_bootstrap: str, log: Path, seconds: int, **environment: str
-) -> tuple[Runtime, str]:
-    """Attendee voting whose voter passes last `seconds`, on a catalog and read model of its
-    own, projecting each rating as it comes. (The web app's tests take 18-s passes, since a
-    page holds one with less than 5 s left as gone; the command renews any pass still valid,
-    so its tests wait out passes of a few seconds.)"""
-    return start_admin_runtime(
-        talks,
-        ratings,
-        kafka_bootstrap,
-        log,
-        ["--param", "VotingPolicy=attendee", "--param", "ProjectorBatchWindowSeconds=0"],
-        {"VOTER_TOKEN_HOURS": f"{seconds / 3600:.8f}", **environment},
     )
 
 
