@@ -64,7 +64,7 @@ run: setup ## the local runtime in the foreground; embedded PostgreSQL/Redis/Kaf
 	$(PY) -m talkrate_local $(RUN_ARGS)
 
 test: setup services browser $(SAM) ## the whole suite: unit, integration, end to end, faults
-	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(TESTS) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(TESTS) $(PYTEST_ARGS)
 
 test-unit: setup $(SAM) ## pure logic, no network (and the template, transformed by the SAM CLI's translator)
 	$(PY) -m pytest $(or $(TESTS),tests/unit) $(PYTEST_ARGS)

@@ -74,6 +74,28 @@ def pytest_configure(config: pytest.Config) -> None:
     compiled_once()
 
 
+# The order in which `make test` hands the files to its workers (--dist loadfile, one file at a
+# time, in the collection's order with --no-loadscope-reorder): the folders whose files start a
+# runtime, a broker or a browser first, then the rest; in each, the files with the most tests
+# first. xdist's own order (by the number of tests alone) left a few files of slow tests, an
+# end-to-end file of three or a template linted seven times, to the end, one worker busy while
+# the others had nothing left. A file's tests keep their order.
+FOLDERS_FIRST = ("e2e", "faults", "integration")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    files = [item.nodeid.split("::", 1)[0] for item in items]
+    tests_in = {file: files.count(file) for file in set(files)}
+
+    def first(file: str) -> tuple[int, int]:
+        folder = file.split("/")[1] if file.count("/") >= 2 else ""
+        rank = FOLDERS_FIRST.index(folder) if folder in FOLDERS_FIRST else len(FOLDERS_FIRST)
+        return rank, -tests_in[file]
+
+    order = {file: first(file) for file in tests_in}
+    items.sort(key=lambda item: order[item.nodeid.split("::", 1)[0]])
+
+
 # The fault suite's counts of each scenario (tests/faults), carried on its tests' reports
 FAULT_COUNTS = "fault injection"
 fault_counts: list[dict[str, Any]] = []
