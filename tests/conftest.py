@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,7 @@ FOLDERS_FIRST = ("e2e", "faults", "integration")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    files = [item.nodeid.split("::", 1)[0] for item in items]
-    tests_in = {file: files.count(file) for file in set(files)}
+    tests_in = Counter(item.nodeid.split("::", 1)[0] for item in items)
 
     def first(file: str) -> tuple[int, int]:
         folder = file.split("/")[1] if file.count("/") >= 2 else ""
