@@ -763,14 +763,28 @@ def _answers_kafka(port: int) -> bool:
 
 
 def _stop_pid(pid: int, within: float = STOP_TIMEOUT_SECONDS) -> None:
+    """Stop a process this one did not start (a killed run's broker): SIGTERM, then SIGKILL
+    when it has not ended within `within` seconds. It has ended when its last thread has
+    (`lifetime.ended`), reaped or not: a zombie nothing reaps yet (a parent that does not wait,
+    a container's first process that reaps nothing) ends the wait at once, where a wait for
+    the pid to go sat out the whole time."""
     import psutil
 
     try:
-        process = psutil.Process(pid)
+        process = psutil.Process(pid)  # kept: its signals go to this process, not a reused pid
         process.terminate()
-        try:
-            process.wait(timeout=within)
-        except psutil.TimeoutExpired:
-            process.kill()
+        if _ends_within(pid, within):
+            return
+        process.kill()
     except psutil.Error:
         return
+    _ends_within(pid, within)
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not lifetime.ended(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -145,3 +145,39 @@ def test_a_process_whose_main_thread_exited_first_has_ended_only_once_its_last_t
     finally:
         server.kill()
         server.wait()
+
+
+# A parent that never reaps: starts a server (sleep), prints its pid, then sleeps on.
+NEVER_REAPS = textwrap.dedent(
+    """
+    import subprocess, time
+    print(subprocess.Popen(["sleep", "120"]).pid, flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_a_process_stopped_from_outside_is_done_with_once_it_ends_though_nothing_reaps_it() -> None:
+    from talkrate_local.embedded import _stop_pid
+
+    # Given a server whose parent is not this process and never reaps it (a killed run's
+    # broker under a first process that reaps nothing)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", NEVER_REAPS], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        server = int(parent.stdout.readline())
+        # When it is stopped with a minute to end in
+        began = time.monotonic()
+        _stop_pid(server, within=60)
+        took = time.monotonic() - began
+        # Then it has ended, a zombie still (nothing reaped it), and the stop returned once it
+        # ended: a wait for the pid to go sat out the minute (the bound is half of it, so a
+        # loaded machine's slow SIGTERM cannot fail it)
+        assert thread_state(server) == "Z"
+        assert ended(server)
+        assert took < 30, f"the stop took {took:.1f} s"
+    finally:
+        parent.kill()
+        parent.wait()
