@@ -19,8 +19,16 @@ from talkrate_cli.errors import ApiProblem, BadInput, CliError, Unreachable
 READS_OF_A_CHANGING_PROGRAMME = 3
 
 USER_AGENT = "talkrate-cli/0.1"
-# Pauses before a rating is sent again with its Idempotency-Key (Api.rate).
-RATE_RETRY_SECONDS = (1.0, 2.0, 4.0)
+
+
+def retry_schedule(first: float) -> tuple[float, float, float]:
+    """The pauses before a write whose answer was lost (or said "later") is sent again with its
+    Idempotency-Key: `first`, then twice and four times as long."""
+    return (first, first * 2, first * 4)
+
+
+# The pauses by default (TALKRATE_RETRY_SECONDS sets the first: talkrate_cli.settings).
+RATE_RETRY_SECONDS = retry_schedule(1.0)
 # The longest Retry-After a rating waits for before it is sent again: the API's wait while it
 # updates its voter-token keys is at most 30 s (talkrate.admin_token.REREAD_FLOOR_SECONDS).
 RATE_WAIT_SECONDS = 30.0
@@ -193,8 +201,12 @@ class Api:
         admin_token: str | None = None,
         timeout: float = 15.0,
         config_url: str | None = None,
+        retry_pauses: tuple[float, ...] | None = None,
     ) -> None:
         self.url = check_url(url)
+        # The pauses before a write is sent again (post_once, a voter pass): the session's
+        # TALKRATE_RETRY_SECONDS, else RATE_RETRY_SECONDS
+        self._retry_pauses = retry_pauses
         # The organiser token admin requests carry (the session sets it when it reads it late:
         # from a stack's secret, once an admin command needs it)
         self.admin_token = admin_token
@@ -382,6 +394,11 @@ class Api:
         headers = {"voter-token": token, "idempotency-key": uuid.uuid4().hex}
         return dict(self.json("POST", "/voters", body=body, headers=headers))
 
+    @property
+    def retry_pauses(self) -> tuple[float, ...]:
+        """The pauses before a write whose answer was lost, or said "later", is sent again."""
+        return self._retry_pauses or RATE_RETRY_SECONDS
+
     def rate(
         self,
         talk_id: str,
@@ -393,8 +410,8 @@ class Api:
 
         An answer lost on the way (a timeout, a dropped connection, a gateway's own 502 or
         504), a 503, "request in progress", the API updating its voter-token keys (429
-        voter-keys-updating) or API Gateway's throttle is retried after 1, 2 and 4 s with the same key (and
-        the same voter token), which the API counts once; after the answer's Retry-After instead
+        voter-keys-updating) or API Gateway's throttle is retried after 1, 2 and 4 s (retry_pauses)
+        with the same key (and the same voter token), which the API counts once; after the answer's Retry-After instead
         when it gives one, up to RATE_WAIT_SECONDS (a longer one ends the tries: the ApiProblem
         says it). `waiting` hears each answer waited out, and for how long. A refusal, or an API
         that cannot be reached at all, is not retried.
@@ -414,14 +431,14 @@ class Api:
         waiting: Callable[[ApiProblem, float], None] | None = None,
     ) -> dict[str, Any]:
         """A POST under its Idempotency-Key (in `headers`), sent again with the same key (and
-        headers) after 1, 2 and 4 s while its answer is lost on the way (a timeout, a dropped
+        headers) after 1, 2 and 4 s (retry_pauses) while its answer is lost on the way (a timeout, a dropped
         connection, a gateway's own 502 or 504) or says "later" (a 503, "request in progress",
         the API updating its voter-token keys, API Gateway's throttle): the API answers a retry
         as it did the first, and creates (or counts) it once. After the answer's Retry-After
         instead when it gives one, up to RATE_WAIT_SECONDS (a longer one ends the tries: the
         ApiProblem says it). `waiting` hears each answer waited out, and for how long. A
         refusal, or an API that cannot be reached at all, is not retried."""
-        for pause in RATE_RETRY_SECONDS:
+        for pause in self.retry_pauses:
             wait = pause
             try:
                 return dict(self.json("POST", path, body=body, headers=headers, admin=admin))

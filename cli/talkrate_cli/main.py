@@ -40,6 +40,7 @@ from talkrate_cli.settings import (
     api_of,
     config_of,
     local_data_dir,
+    retry_pauses,
     sendable_token,
     stack_outputs,
 )
@@ -85,7 +86,9 @@ class Session:
             from talkrate_cli.client import Api
 
             url = self.url
-            self._api = Api(url, admin_token(url), config_url=self._config_url)
+            self._api = Api(
+                url, admin_token(url), config_url=self._config_url, retry_pauses=retry_pauses()
+            )
         return self._api
 
     def venue_zone(self) -> ZoneInfo | None:

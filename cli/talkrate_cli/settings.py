@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from talkrate_cli.errors import CliError
+from talkrate_cli.errors import BadInput, CliError
 
 LOCAL_API = "http://127.0.0.1:3000"
 # Outputs that name the API's base URL, most specific first.
@@ -183,6 +184,36 @@ def config_dir() -> Path:
     from platformdirs import user_config_path
 
     return user_config_path("talkrate", appauthor=False)
+
+
+# The first pause before a write whose answer was lost, or said "later" (a rating, a voter pass,
+# an added talk), is sent again with its Idempotency-Key; the next are twice and four times it.
+RETRY_SETTING = "TALKRATE_RETRY_SECONDS"
+# Its bounds: above 0 (sent again at once, a busy API is only asked again as it answers), and
+# at most a minute (the three tries then take 7 minutes, past any attendee's patience).
+LONGEST_FIRST_RETRY_SECONDS = 60.0
+
+
+def retry_pauses() -> tuple[float, float, float] | None:
+    """The pauses TALKRATE_RETRY_SECONDS asks for (its seconds, then twice and four times
+    them), or None when it is unset or blank (the command's own: 1, 2 and 4 s). BadInput (exit
+    2) naming it for a value that is not a number of seconds above 0, at most 60."""
+    from talkrate_cli.client import retry_schedule
+
+    text = os.environ.get(RETRY_SETTING, "").strip()
+    if not text:
+        return None
+    try:
+        first = float(text)
+    except ValueError:
+        first = math.nan
+    if not 0 < first <= LONGEST_FIRST_RETRY_SECONDS:  # (nan too)
+        raise BadInput(
+            f"bad {RETRY_SETTING} {text!r}: expected seconds above 0, at most "
+            f"{LONGEST_FIRST_RETRY_SECONDS:g} (the first pause before a write whose answer was "
+            "lost is sent again; 1 unless set)"
+        )
+    return retry_schedule(first)
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

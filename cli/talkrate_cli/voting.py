@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from talkrate_cli.client import KEYS_UPDATING, RATE_RETRY_SECONDS, Api
+from talkrate_cli.client import KEYS_UPDATING, Api
 from talkrate_cli.errors import ApiProblem, CliError, Unreachable
 from talkrate_cli.settings import VoterTokens
 
@@ -20,11 +20,10 @@ def policy(api: Api) -> str | None:
     return str(value) if value else None
 
 
-# Pauses before a voter pass is asked for again while the API says "later" (as before a rating
-# is sent again), each the answer's Retry-After when it gives one. A longer Retry-After than
-# PASS_WAIT_SECONDS is not waited for (the web app's talk page waits as long, then keeps the
-# rating for later): the command says when to try again instead.
-PASS_RETRY_SECONDS = RATE_RETRY_SECONDS
+# A voter pass is asked for again while the API says "later" after the pauses a rating is sent
+# again after (Api.retry_pauses), each the answer's Retry-After when it gives one. A longer
+# Retry-After than PASS_WAIT_SECONDS is not waited for (the web app's talk page waits as long,
+# then keeps the rating for later): the command says when to try again instead.
 PASS_WAIT_SECONDS = 10.0
 
 
@@ -36,7 +35,7 @@ def new_voter(api: Api, code: str | None) -> dict[str, Any] | None:
     a pass the API gave and whose answer was lost is given again, one voter, not two. CliError
     saying when to try again, with nothing rated, when the API still has none to give."""
     key = uuid.uuid4().hex
-    for pause in PASS_RETRY_SECONDS:
+    for pause in api.retry_pauses:
         try:
             return _voter(api, code, key)
         except ApiProblem as problem:

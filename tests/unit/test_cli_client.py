@@ -1,9 +1,12 @@
 """The talkrate command's API client against a real HTTP server on loopback: a rating whose
-answer is lost is sent again with the same Idempotency-Key; one that never left is not."""
+answer is lost is sent again with the same Idempotency-Key, after the pauses asked for; one that
+never left is not."""
 
 from __future__ import annotations
 
+import itertools
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -25,12 +28,14 @@ class FlakyApi(LoopbackServer):
 
     def __init__(self, lose: int, then: tuple[int, str] | None = None, then_times: int = 0) -> None:
         self.keys: list[str | None] = []
+        self.arrived: list[float] = []  # when each POST came (time.monotonic())
         api = self
 
         class Handler(StandInHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 api.keys.append(self.headers.get("Idempotency-Key"))
+                api.arrived.append(time.monotonic())
                 n = len(api.keys)
                 if n <= lose:
                     self.close_connection = True
@@ -126,6 +131,26 @@ def test_an_api_that_keeps_losing_answers_is_given_up_after_four_tries(
     with pytest.raises(Unreachable):
         Api(flaky.url, timeout=5).rate("t1", 4)
     assert len(flaky.keys) == 4
+
+
+def test_a_lost_answer_is_sent_again_after_the_pauses_talkrate_retry_seconds_asks_for(
+    served: list[FlakyApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from talkrate_cli.main import Session
+
+    # Given an API that loses every answer, and a user who asks for pauses of 0.2 s, doubled
+    # (RATE_RETRY_SECONDS is 0.01 s each in this file: the setting's are not those)
+    flaky = FlakyApi(lose=10)
+    served.append(flaky)
+    monkeypatch.setenv("TALKRATE_RETRY_SECONDS", "0.2")
+    # When the command rates a talk
+    with pytest.raises(Unreachable):
+        Session(flaky.url, None, None, False).api.rate("t1", 4)
+    # Then it sent it four times, waiting at least 0.2, 0.4 and 0.8 s between them (no upper
+    # bound: a loaded machine only makes the gaps longer)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(flaky.arrived)]
+    assert len(gaps) == 3
+    assert all(gap >= pause for gap, pause in zip(gaps, (0.2, 0.4, 0.8), strict=True)), gaps
 
 
 def test_an_api_that_refuses_connections_is_not_retried() -> None:

@@ -13,13 +13,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from talkrate_cli.errors import CliError
+from talkrate_cli.client import Api
+from talkrate_cli.errors import BadInput, CliError
 from talkrate_cli.settings import (
     VoterTokens,
     admin_token,
     api_from_stack,
     api_key,
     is_loopback,
+    retry_pauses,
     sendable_token,
 )
 
@@ -282,3 +284,34 @@ def test_an_admin_token_too_long_to_be_one_is_said_so_without_being_printed(
     assert "TALKRATE_ADMIN_TOKEN is too long to be an organiser token" in said, said
     assert "xxxx" not in said
     assert "tok" not in said.replace("token", "")
+
+
+def test_a_lost_answer_is_sent_again_after_1_2_and_4_s_unless_talkrate_retry_seconds_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given no setting, or a blank one: the command's own pauses
+    monkeypatch.delenv("TALKRATE_RETRY_SECONDS", raising=False)
+    assert retry_pauses() is None
+    assert Api("http://127.0.0.1:3000", retry_pauses=retry_pauses()).retry_pauses == (1, 2, 4)
+    monkeypatch.setenv("TALKRATE_RETRY_SECONDS", " ")
+    assert retry_pauses() is None
+    # Given a first pause: it, then twice and four times it
+    for given, pauses in [("0.05", (0.05, 0.1, 0.2)), (" 3 ", (3, 6, 12)), ("60", (60, 120, 240))]:
+        monkeypatch.setenv("TALKRATE_RETRY_SECONDS", given)
+        assert retry_pauses() == pytest.approx(pauses), given
+        assert Api("http://127.0.0.1:3000", retry_pauses=retry_pauses()).retry_pauses == (
+            pytest.approx(pauses)
+        )
+
+
+@pytest.mark.parametrize("given", ["0", "-1", "60.5", "1s", "nan", "inf", "one"])
+def test_a_retry_pause_that_is_no_number_of_seconds_is_bad_input_naming_the_setting(
+    given: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TALKRATE_RETRY_SECONDS", given)
+    with pytest.raises(BadInput) as bad:
+        retry_pauses()
+    assert str(bad.value) == (
+        f"bad TALKRATE_RETRY_SECONDS {given!r}: expected seconds above 0, at most 60 (the first "
+        "pause before a write whose answer was lost is sent again; 1 unless set)"
+    )
