@@ -9,6 +9,7 @@ empty it)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,7 @@ from playwright.sync_api import Page, Route, expect
 from talkrate.adapters.redis_store import REBUILD_LOCK_KEY
 from talkrate.live import LEADERBOARD_CHANNEL
 from tests.backends import postgres_dsn
+from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import start_admin_runtime, stop_runtime, wait_for
 from tests.e2e.test_web_counts_down import (
@@ -366,3 +368,116 @@ def test_the_organisers_table_reads_again_backing_off_as_counts_move_while_unrea
     # nor never; and on its own schedule 5 and 15 s after the read that said so (5, 10, 20,
     # 40 s, then every minute: unreadableRetries), as the programme does
     assert len(reads) == 4, reads
+
+
+# What a screen reader is told from now on: the text of every live region (a status or alert
+# role, an aria-live that is not "off") each time it changes, not its emptying (said nothing).
+HEARD_WATCH = """() => {
+  window.__heard = [];
+  const live = '[role="status"], [role="alert"], [aria-live]:not([aria-live="off"])';
+  new MutationObserver((records) => {
+    const regions = new Set();
+    for (const record of records) {
+      const at = record.target.nodeType === Node.ELEMENT_NODE ? record.target : record.target.parentElement;
+      const region = at && at.closest(live);
+      if (region) regions.add(region);
+    }
+    for (const region of regions) {
+      const text = region.textContent.replace(/[\\u2068\\u2069]/g, "");
+      if (text.trim()) window.__heard.push(text);
+    }
+  }).observe(document.body, { childList: true, characterData: true, subtree: true });
+}"""
+
+# The pages whose figures an announcer says (announce.js): the address, and how long they may
+# take to say a change of state (their pace: 15 s, a minute).
+ANNOUNCED = {
+    "talk page": (web_app.TALK_PAGE, 15_000),
+    "room screen": (web_app.SCREEN, 60_000),
+    "leaderboard": ("/app/leaderboard", 60_000),
+}
+
+
+def heard(page: Page, words: str) -> list[str]:
+    """What the page's live regions said since HEARD_WATCH that holds `words`."""
+    said: list[str] = page.evaluate("window.__heard")
+    return [text for text in said if words.lower() in text.lower()]
+
+
+def live_then_watched(stack: Stack, page: Page, opened: str, talk: str) -> int:
+    """The page `opened` live on a clock the test moves, showing the talk's three ratings,
+    its live regions watched from now on; its pace (ANNOUNCED)."""
+    address, pace = ANNOUNCED[opened]
+    page.clock.install()
+    page.goto(stack.runtime.url + address.format(id=talk))
+    expect(page.locator(".live-badge")).to_have_text("Live")
+    if opened == "leaderboard":
+        expect(page.locator("table.board tbody tr").first).to_be_visible()
+    else:
+        expect(page.get_by_test_id("total")).to_have_text("3 ratings")
+    web_app.reads_answered(page)
+    page.evaluate(HEARD_WATCH)
+    return pace
+
+
+def said_as_the_page_paces_it(page: Page, pace: int) -> None:
+    """The page's clock moved past its minute check (it reads its counts then: the test keeps
+    every other read away) and the pace of its announcer, each read answered."""
+    web_app.clock_answered(page, 5000, (60_000 + pace) // 5000 + 1)
+
+
+@pytest.mark.parametrize("opened", list(ANNOUNCED))
+def test_a_recount_beginning_is_said_once_with_the_figures(
+    stack: Stack, page: Page, opened: str
+) -> None:
+    talk = rated_talk(stack, f"Recount heard {unique_talk_id()[-6:]}")
+    client = redis.Redis.from_url(stack.ratings)
+    try:
+        # Given the page live, showing the talk's three ratings
+        pace = live_then_watched(stack, page, opened, talk)
+        # When the read model is lost and a rebuild holds its lock (the page's next read finds
+        # the counts being recounted, and each read again every 5 s meanwhile)
+        client.flushdb()
+        client.set(REBUILD_LOCK_KEY, "another rebuild", ex=300)
+        said_as_the_page_paces_it(page, pace)
+        badge = page.locator(".live-badge")
+        expect(badge).to_have_text(RECOUNTING)
+        # Then a screen reader is told once, as it begins, with the figures shown, as the
+        # pause is told (before: the badge's "Recounting" said by nothing of the announcer)
+        said = heard(page, "recount")
+        if opened == "leaderboard":
+            assert len(said) == 1, said
+            assert re.fullmatch(
+                rf"{re.escape(RECOUNTING)}\. .+ (leads the board|tied).*\.", said[0]
+            )
+            # (the board's words about it shown, not said a second time)
+            expect(page.get_by_test_id("leaderboard-recounting")).to_contain_text(
+                "The leaderboard is being recounted"
+            )
+        else:
+            assert said == [f"{RECOUNTING}. 3 ratings, average 4.33"], said
+            expect(page.get_by_test_id("counts-notice")).to_have_text(RECOUNTED)
+        # And not again at its reads again while it lasts
+        said_as_the_page_paces_it(page, pace)
+        assert len(heard(page, "recount")) == 1, heard(page, "recount")
+    finally:
+        client.delete(REBUILD_LOCK_KEY)
+        client.close()
+
+
+@pytest.mark.parametrize("opened", ["talk page", "room screen"])
+def test_a_pause_of_the_counts_is_heard_once_on_a_talk_s_pages(
+    stack: Stack, page: Page, opened: str
+) -> None:
+    talk = rated_talk(stack, f"Pause heard {unique_talk_id()[-6:]}")
+    # Given the page live, showing the talk's three ratings
+    pace = live_then_watched(stack, page, opened, talk)
+    # When Redis goes down, and the page's next read finds the counts unreadable
+    with redis_server_stopped(stack.ratings):
+        said_as_the_page_paces_it(page, pace)
+        expect(page.locator(".live-badge")).to_have_text(PAUSED)
+        # Then the pause is heard once, with the figures (before: the counts' notice, a status
+        # line, said it too, in its own words)
+        assert heard(page, "cannot be read") == [f"{PAUSED}. 3 ratings, average 4.33"]
+        # (the notice still shown, read with the page)
+        expect(page.get_by_test_id("counts-notice")).to_contain_text("cannot be read just now")

@@ -4,9 +4,12 @@
 // they are read with the page. A change is said at once after a quiet spell; changes that
 // follow within `everyMs` are said together, once, when it has passed, and only if what would
 // be said differs from what was said last (or, given a key, what it says of: see `figures`).
-// While the figures cannot move (the browser offline, the counts unreadable: see `status`), the
-// badge's words are said before them as that begins, and the figures alone as it ends.
+// While the figures cannot move (the browser offline, the counts unreadable or being recounted:
+// see `status`), the badge's words are said before them as that begins, and the figures alone
+// as it ends.
 import { h, setText } from "./dom.js";
+
+const HELD = new Set(["offline", "paused", "recounting"]);
 
 export function liveAnnouncer(everyMs) {
   const node = h("p", { class: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true", "data-testid": "announcement" });
@@ -46,10 +49,11 @@ export function liveAnnouncer(everyMs) {
       changed();
     },
     // The live state: only losing the network and having it back are said (a reconnection
-    // that lasts a second is not news), and the counts found unreadable ("paused": nothing
-    // shown moves) and readable again; not each read again meanwhile, whose state is the same.
+    // that lasts a second is not news), the counts found unreadable ("paused": nothing shown
+    // moves) and readable again, and their recount ("recounting", seconds: no rating moves
+    // them meanwhile) begun and done; not each read again meanwhile, whose state is the same.
     status(state, words) {
-      const next = state === "offline" || state === "paused" ? `${words}. ` : "";
+      const next = HELD.has(state) ? `${words}. ` : "";
       if (next === held) return;
       held = next;
       changed();
@@ -64,6 +68,11 @@ export function liveAnnouncer(everyMs) {
       said = say ? "" : null;
       if (say) saidAt = -Infinity;
       setText(node, "");
+    },
+    // Whether a change of the live state is said now (there are figures, read or said, to
+    // say it with): else the page says it (its first read, or what was shown reset).
+    saying() {
+      return figures !== null && said !== null;
     },
     stop() {
       clearTimeout(timer);

@@ -48,11 +48,12 @@ export function liveBadge(announcer = null) {
     const state = held && (watched === "live" || watched === "polling") ? held : watched;
     node.dataset.state = state;
     setText(node, state === "connecting" && wasLive ? "Reconnecting…" : texts[state] || state);
-    // What a screen reader is told: "Paused" through a reconnection too (the counts are as
-    // unreadable: told "Reconnecting…", it heard their return, then their pause again), and
-    // from the page's first read (a board opened paused is read so with the page, not told it).
-    const heard = paused && watched === "connecting" ? "paused" : state;
-    if (announcer) announcer.status(heard, heard === state ? node.textContent : texts.paused);
+    // What a screen reader is told: "Paused" (or "Recounting") through a reconnection too (the
+    // counts are as unreadable: told "Reconnecting…", it heard their return, then their pause
+    // again), and from the page's first read (a board opened paused is read so with the page,
+    // not told it).
+    const heard = held && watched === "connecting" ? held : state;
+    if (announcer) announcer.status(heard, heard === state ? node.textContent : texts[heard]);
     sayChanges(heard);
   };
   return {
@@ -172,8 +173,11 @@ export const STORED_COUNTS = {
 // many talks' counts alone could not be read, when the others' were, said by `words.some`); empty when
 // neither. `said(read)` answers when to read again: REBUILD_READ_MS while recounted, backing
 // off (unreadableRead) while unreadable, null when neither.
-export function countsNotice(words, testId = "counts-notice") {
-  const node = h("p", { class: "notice", role: "status", "data-testid": testId });
+// `live`: the line is a polite status region, said as it changes; not on a page whose announcer
+// (announce.js) says the pause and the recount with its figures as they begin: a talk's page
+// and its room screen (both said it, and the pause was heard twice).
+export function countsNotice(words, testId = "counts-notice", { live = true } = {}) {
+  const node = h("p", { class: "notice", role: live ? "status" : null, "data-testid": testId });
   const retries = unreadableRetries();
   return {
     node,

@@ -1,5 +1,5 @@
 // /app/leaderboard: the best talks (Bayesian average), live, with a track filter.
-import { h, fill, setText, formatAvg, formatScores, formatCount, talkHref, debounce, arrange, quoted } from "../dom.js";
+import { h, fill, setText, formatZoned, formatAvg, formatScores, formatCount, talkHref, debounce, arrange, quoted } from "../dom.js";
 import { get, allTalks, readsInOrder, countsUnreadable } from "../api.js";
 import { watch, LEADERBOARD_CHANNEL } from "../live.js";
 import { liveBadge, errorText, tracksOf, trackChoice, staleNotice, REBUILD_READ_MS, recounted, unreadable, unreadableRetries } from "./common.js";
@@ -63,6 +63,9 @@ export function leaderboardPage(main) {
   // A read that failed while a board is shown: said with the time the board shown was read
   // (see staleNotice), as on the programme.
   const stale = staleNotice("leaderboard", "leaderboard-stale");
+  // That the board shown is being recounted, where the announcer says so before its leaders (the
+  // badge's "Recounting"): a line shown, not a status line (said on both, it was heard twice).
+  const recounting = h("p", { class: "notice", "data-testid": "leaderboard-recounting" });
   const body = h("tbody");
   const trackBox = h("span", { class: "field" });
   const boardBox = h("div", { class: "table-scroll board-box" });
@@ -83,7 +86,7 @@ export function leaderboardPage(main) {
         h("th", { scope: "col", class: "num" }, "Average"),
         h("th", { scope: "col", class: "num" }, "Ratings"))),
       body)),
-    status, stale.node, badge.node, announcer.node,
+    status, stale.node, recounting, badge.node, announcer.node,
     onScreen ? null : h("p", {}, screenLink));
 
   const rows = new Map(); // talk id -> its row and cells
@@ -137,10 +140,17 @@ export function leaderboardPage(main) {
       badge.recounting(board.rebuilding);
       recountedNow = Boolean(board.rebuilding);
       if (board.rebuilding) {
-        // (see recounted) The board shown (if any) kept, said to be of before.
+        // (see recounted) The board shown (if any) kept, said to be of before: on a line of its
+        // own while the announcer says the recount (it has leaders to say), else on the status
+        // line (the board's first read, a track just chosen).
         const said = recounted("The leaderboard is");
-        if (rows.size) stale.said(said);
-        else setText(status, said);
+        const shown = rows.size && stale.readAt
+          ? ` The leaderboard shown was read at ${formatZoned(new Date(stale.readAt).toISOString())}.` : "";
+        if (announcer.saying()) {
+          setText(stale.node, "");
+          setText(status, "");
+          setText(recounting, `${said}${shown}`);
+        } else setText(status, `${said}${shown}`);
         clearTimeout(recount);
         recount = setTimeout(() => refresh().catch(() => {}), REBUILD_READ_MS);
         return false;
@@ -190,6 +200,7 @@ export function leaderboardPage(main) {
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       const inTrack = of ? ` in ${of}` : "";
       const unread = lost.length === 1 ? "1 talk's counts" : `${lost.length} talks' counts`;
+      setText(recounting, "");
       setText(status, none ? unreadable("The counts and averages") // (errorText's words for it)
         : lost.length ? `${unread} could not be read just now; trying again shortly.`
         : board.talks.length ? "" : `No talk${inTrack} has been rated yet.`);
@@ -202,6 +213,7 @@ export function leaderboardPage(main) {
       return news;
     } catch (error) {
       if (!stopped && read.newest() && of === track) {
+        setText(recounting, ""); // (what the read says now: the stale line's)
         if (rows.size) stale.failed(error);
         else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
         badge.unreadable(countsUnreadable(error));
@@ -234,6 +246,7 @@ export function leaderboardPage(main) {
     body.replaceChildren();
     rows.clear();
     setText(stale.node, ""); // (what it said of the board before goes with it)
+    setText(recounting, "");
     setText(status, `Loading the board of ${track || "all tracks"}…`);
     refresh().catch(() => {});
   });

@@ -59,7 +59,8 @@ function roomScreen(main, talkId, known, opened, onNext) {
   const nextLine = h("p", { class: "next-talk", "data-testid": "next-talk", hidden: true });
   const problem = h("p", { class: "message", role: "alert" });
   // Why the counts shown are the stored ratings' (see countsNotice): read again until live.
-  const counts = countsNotice(STORED_COUNTS);
+  // (said by the announcer, with the figures: not a status line of its own)
+  const counts = countsNotice(STORED_COUNTS, "counts-notice", { live: false });
   const followed = countsFollowed(counts, badge, () => live.refresh().catch(() => {}));
   // What the room is asked to do: scan while the talk takes ratings, else when it will or that it closed.
   // Empty until the talk is read: its rating may not be open, or closed.

@@ -224,7 +224,8 @@ export function talkPage(main, talkId) {
   // rating tapped meanwhile keeps its own words on the rating's line.
   const reading = h("p", { class: "notice", role: "status", "data-testid": "talk-read" });
   // Why the counts shown are the stored ratings' (see countsNotice): read again until live.
-  const counts = countsNotice(STORED_COUNTS);
+  // (said by the announcer, with the figures: not a status line of its own)
+  const counts = countsNotice(STORED_COUNTS, "counts-notice", { live: false });
   const followed = countsFollowed(counts, badge, () => live.refresh().catch(() => {}));
   const screenLink = h("a", { href: `${talkHref(talkId)}/screen`, class: "screen-link" }, "Open the room screen");
   // The results shared (share.js): the talk page's address (its results are on it, under the
