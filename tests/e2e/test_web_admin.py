@@ -1617,6 +1617,54 @@ def test_an_import_says_which_of_its_talks_are_paused_and_a_ratings_paused_colum
     assert web.runtime.request("GET", f"/talks/{moved['id']}").json["ratingsPaused"] is False
 
 
+def test_an_import_s_paused_talks_hidden_by_the_search_are_said_so_with_a_way_to_them(
+    web: WebStack, page: Page
+) -> None:
+    # Given two paused talks and an open one, and the organisers' list searched for the open
+    # one alone (the paused talks' rows hidden)
+    stem = unique_talk_id()[-6:]
+    first = web.add_talk(title=f"Paused first {stem}", ratingsPaused=True)
+    second = web.add_talk(title=f"Paused second {stem}", ratingsPaused=True)
+    still = web.add_talk(title=f"Open {stem}", room="Hall A")
+    sign_in(web, page)
+    search_talks(page, f"Open {stem}", 1)
+    # When a file naming the three, moving the open one, is imported
+    text = (
+        "id,title,room\n"
+        f"{first['id']},{first['title']},\n"
+        f"{second['id']},{second['title']},\n"
+        f"{still['id']},{still['title']},Hall B\n"
+    )
+    import_file(page, text)
+    page.get_by_role("button", name="Import: add 0, change 1").click()
+    # Then its line says the search hides their rows, where it points to their "Resume
+    # ratings" (before: a pointer to rows nowhere on the page), with a way to them
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_contain_text(
+        "\u201cResume ratings\u201d in their rows opens them again. The search hides them: "
+        "Show all talks."
+    )
+    # When the search shows one of them
+    search_talks(page, f"second {stem}", 1)
+    # Then the line says how many it hides now
+    hidden = page.get_by_test_id("import-paused-hidden")
+    expect(hidden).to_have_text(" The search hides 1 of them: Show all talks.")
+    # When the organiser presses "Show all talks"
+    hidden.get_by_role("button", name="Show all talks").click()
+    # Then the search is cleared, every talk shown, and the keyboard is on the first hidden
+    # one's "Resume ratings"; the line no longer speaks of the search
+    expect(page.get_by_role("searchbox", name="Search talks")).to_have_value("")
+    resume = page.get_by_role("button", name=f"Resume ratings {first['title']}")
+    expect(resume).to_be_focused()
+    expect(hidden).to_have_count(0)
+    expect(message).to_contain_text("in their rows opens them again.")
+    assert "The search" not in (message.text_content() or "")
+    # And that button opens it again
+    resume.press("Enter")
+    expect(page.get_by_role("button", name=f"Pause ratings {first['title']}")).to_be_visible()
+    assert web.runtime.request("GET", f"/talks/{first['id']}").json["ratingsPaused"] is False
+
+
 def test_a_clash_past_midnight_says_the_day_its_overlap_ends(web: WebStack, page: Page) -> None:
     # Given a late session in a room from 22:00 to 02:00, and a talk elsewhere 23:30 to 01:00
     stem = unique_talk_id()[-6:]

@@ -257,6 +257,52 @@ def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page
     assert [stored(web, talk_id) is not None for talk_id in ids] == [True, False, False]
 
 
+def test_a_token_refused_mid_import_says_the_file_s_paused_talks_too(
+    web: WebStack, page: Page
+) -> None:
+    # Given a paused talk, and a file naming it with three new talks, the second new one's PUT
+    # refused for its token
+    stem = unique_talk_id()[-6:]
+    paused = web.add_talk(title=f"Day paused {stem}", ratingsPaused=True)
+    ids = [f"day-{stem}-{i}" for i in range(3)]
+    web.created.extend(ids)
+    lines = [
+        "id,title,room",
+        f"{paused['id']},{paused['title']},",
+        *(f"{talk_id},Day talk {stem} {i},Hall D" for i, talk_id in enumerate(ids)),
+    ]
+    sign_in(web, page)
+    import_file(page, "\n".join(lines) + "\n")
+    puts: list[str] = []
+
+    def refuse_the_second(route: Route) -> None:
+        if route.request.method != "PUT":
+            route.continue_()
+            return
+        puts.append(route.request.url)
+        if len(puts) == 2:
+            route.fulfill(
+                status=403,
+                content_type="application/problem+json",
+                body='{"type": "urn:talkrate:problem:forbidden", "title": "Forbidden", '
+                '"status": 403, "detail": "refused"}',
+            )
+            return
+        route.continue_()
+
+    page.route("**/talks/day-*", refuse_the_second)
+    page.get_by_role("button", name="Import: add 3, change 0").click()
+    # Then, after what went in, the page says the file's paused talk is paused, as it does
+    # after Cancel (before: not said), and how to open it once signed in again
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_have_text(
+        "Your organiser token was refused: sign in again. The import stopped there: 1 added, "
+        f"0 changed; 2 not sent. 1 talk is paused (ratings refused): \u201c{paused['title']}\u201d "
+        "\u2014 once you are signed in again, \u201cResume ratings\u201d in its row opens it again."
+    )
+    assert [stored(web, talk_id) is not None for talk_id in ids] == [True, False, False]
+
+
 def test_an_import_s_refusals_keep_codes_and_times_whole_on_a_phone(
     web: WebStack, page: Page
 ) -> None:

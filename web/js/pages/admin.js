@@ -169,7 +169,8 @@ function ratingState(talk, now) {
 // buttons for the command's: the file's talks whose ratings are paused (an import never pauses
 // or resumes them: imported again the morning after, a paused talk was taken for open), and
 // the rows whose ratingsPaused cell (an export read back) says otherwise of their talk. Each
-// null when there are none; `dryRun`: what the import would do.
+// null when there are none; `dryRun`: what the import would do; `signedOut`: said as the page
+// asks for the token again (an import stopped by its refusal), the rows shown once signed in.
 const NAMED_TALKS = 20; // (the first ones, then how many more: the command's BadRows.SHOWN)
 function namedTalks(rows, after = () => "") {
   const shown = rows.slice(0, NAMED_TALKS);
@@ -177,11 +178,11 @@ function namedTalks(rows, after = () => "") {
   return [shown.map((row, i) => [i ? ", " : "", quoted(row.fields.title, ("language" in row.fields ? row.fields : row.current || {}).language), after(row)]),
     more ? ` and ${formatCount(more)} more` : ""];
 }
-function pausedNote(paused, dryRun) {
+function pausedNote(paused, dryRun, { signedOut = false } = {}) {
   if (!paused || !paused.length) return null;
   const one = paused.length === 1;
   return [`${plural(paused.length, "talk", "talks")} ${dryRun ? "would stay" : one ? "is" : "are"} paused (ratings refused): `, namedTalks(paused),
-    ` — “Resume ratings” in ${one ? "its row opens it" : "their rows opens them"} again.`];
+    ` — ${signedOut ? "once you are signed in again, " : ""}“Resume ratings” in ${one ? "its row opens it" : "their rows opens them"} again.`];
 }
 function pauseNotAppliedNote(rows, dryRun) {
   if (!rows || !rows.length) return null;
@@ -334,6 +335,7 @@ export function adminPage(main) {
     let talks = []; // as last read, in the table's order
     let edgeTimer = null; // (see statesAtEdges)
     let hiddenNote = null; // { talkId, node }: the note that a talk saved is not in the list (see notShown)
+    let pausedHidden = null; // the note that the search hides paused talks an import named (see pausedBySearch)
     const rows = new Map(); // talk id -> its row
     let query = new URLSearchParams(location.search).get("q") || "";
     const search = searchBox("admin-search", query, "Title, speaker, track, room…", (text) => {
@@ -489,6 +491,7 @@ export function adminPage(main) {
         hiddenNote.node.remove();
         hiddenNote = null;
       }
+      if (pausedHidden) pausedHidden.follow();
       // (no count of a list never read: a talk added meanwhile is not all there is)
       if (!stale.readAt) {
         countLine.say("");
@@ -578,6 +581,44 @@ export function adminPage(main) {
       hiddenNote = { talkId, node };
       return [node];
     };
+
+    // The paused talks an import named whose rows the search hides: its line's "“Resume ratings”
+    // in their rows" led nowhere while the search left those rows out. Said after it, with a
+    // button that shows every talk (the search cleared, as "No talk matches" does) and takes
+    // the keyboard to the first hidden one's "Resume ratings"; its count follows the search,
+    // and it goes once none is hidden (or the line is another's). Null when none is hidden.
+    function pausedBySearch(ids) {
+      const node = h("span", { "data-testid": "import-paused-hidden" });
+      const words = () => {
+        const hidden = ids.filter(hiddenBySearch);
+        if (!hidden.length) return null;
+        const them = ids.length === 1 ? "it" : hidden.length === ids.length ? "them" : `${formatCount(hidden.length)} of them`;
+        return [` The search hides ${them}: `, h("button", { type: "button", class: "link", onclick: () => {
+          const first = talks.find((talk) => hidden.includes(talk.id));
+          clearSearch();
+          const pause = first && rows.get(first.id)?.pause;
+          if (pause && pause.isConnected) pause.focus();
+        } }, "Show all talks"), "."];
+      };
+      let placed = false; // (in a line once: a line written over since is another's)
+      const follow = () => {
+        const now = words();
+        if (!now || (placed && !node.isConnected)) {
+          node.remove();
+          pausedHidden = null;
+          return;
+        }
+        placed = node.isConnected;
+        refill(node, now);
+      };
+      const note = { node, follow };
+      const first = words();
+      if (!first) return null;
+      append(node, first);
+      if (pausedHidden) pausedHidden.node.remove();
+      pausedHidden = note;
+      return node;
+    }
 
     // A talk's row: made once, its cells filled again when what they show changed; its buttons
     // act on the talk as last read (its revision too).
@@ -1351,9 +1392,13 @@ export function adminPage(main) {
           } catch (error) {
             if (credentialRefused(error)) {
               // (what went in before the refusal is said too: the rows after it were not sent)
+              // (and the file's paused talks, left so, as after Cancel: the rows that went in
+              // before the refusal are imported)
               failed(error);
               append(message, [` The import stopped there: ${went()}; ${rows.length - sent + 1} not sent.`
-                + (refused.length ? ` Not imported either: ${refused.join("; ")}.` : "")]);
+                + (refused.length ? ` Not imported either: ${refused.join("; ")}.` : ""),
+              [pausedNote(plan.paused, false, { signedOut: true }), pauseNotAppliedNote(plan.pausedNotApplied, false)]
+                .filter(Boolean).map((note) => [" ", note])]);
               return;
             }
             refused.push(`line ${row.line} (${row.talkId}): ${error instanceof ApiError && error.status === 412
@@ -1370,8 +1415,10 @@ export function adminPage(main) {
           + (stopped ? ` ${stopped} not imported (choose the file again to import them).` : "")
           + (refused.length ? ` Not imported: ${refused.join("; ")}.` : "");
         // (then the file's paused talks, left so, and the ratingsPaused cells not applied)
-        const words = [said, [pausedNote(plan.paused, false), pauseNotAppliedNote(plan.pausedNotApplied, false)]
-          .filter(Boolean).map((note) => [" ", note])];
+        // (the paused talks' rows the search hides said so, with a way to them: pausedBySearch)
+        const pausedWords = pausedNote(plan.paused, false);
+        const words = [said, [pausedWords && [pausedWords, pausedBySearch(plan.paused.map((row) => row.talkId))],
+          pauseNotAppliedNote(plan.pausedNotApplied, false)].filter(Boolean).map((note) => [" ", note])];
         if (theirs && formBox.firstChild) {
           // In the page empty first, its words a moment later: a status line added with its
           // words already in it is not read out by every screen reader.
