@@ -39,3 +39,23 @@ def run_node(*arguments: str, input: str | None = None, timeout: float = 60) -> 
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def run_web_module(
+    folder: Path, script: str, *arguments: str, input: str | None = None, timeout: float = 60
+) -> str:
+    """What Node.js wrote to its output running `script` as an ES module beside a copy of the
+    web app's scripts made in `folder` (web_scripts): `process.argv[1]` is that copy's URL,
+    ending in "/" (`await import(new URL("api.js", process.argv[1]))` is the pages' api.js),
+    the `arguments` follow it; `input` is its standard input. As run_node, the test fails when
+    Node does not exit 0."""
+    scripts = web_scripts(folder)
+    return run_node(
+        "--input-type=module",
+        "-e",
+        script,
+        scripts.as_uri() + "/",
+        *arguments,
+        input=input,
+        timeout=timeout,
+    )

@@ -18,7 +18,7 @@ from talkrate.stats import compute_stats
 from talkrate_cli import output
 from talkrate_cli.consoles import PIPED_WIDTH, TalkrateConsole
 from talkrate_cli.output import counted, talk_view, when, window_line, zone_name
-from tests.nodejs import run_node, web_scripts
+from tests.nodejs import run_node, run_web_module
 
 pytestmark = pytest.mark.unit
 
@@ -537,11 +537,10 @@ def test_a_score_two_places_write_as_a_neighbour_of_another_rank_takes_more_plac
     ]
     # And the pages write them alike (web/js/dom.js formatScores, in Node)
     script = (
-        "const { formatScores } = await import(process.argv[1]);"
+        "const { formatScores } = await import(new URL('dom.js', process.argv[1]));"
         f"console.log(JSON.stringify({json.dumps(BOARDS)}.map(formatScores)));"
     )
-    scripts = web_scripts(tmp_path / "js")
-    node_out = run_node("--input-type=module", "-e", script, (scripts / "dom.js").as_uri())
+    node_out = run_web_module(tmp_path / "js", script)
     assert json.loads(node_out) == written
 
 
@@ -573,21 +572,14 @@ def test_figures_are_written_from_their_histograms_exactly_by_the_command_and_th
     assert output.quotient_text(97, 32, 4) == "3.0313"
     # And the pages write them alike (web/js/dom.js, web/js/histogram.js, in Node)
     script = (
-        "const dom = await import(process.argv[1]);"
-        "const histogram = await import(process.argv[2]);"
+        "const dom = await import(new URL('dom.js', process.argv[1]));"
+        "const histogram = await import(new URL('histogram.js', process.argv[1]));"
         f"const averaged = {json.dumps(AVERAGED)}.map((r) => dom.formatAvg(null, r));"
         "const spread = histogram.deviationOf({1: 1, 2: 1, 5: 4}).toFixed(2);"
         f"const scores = dom.formatScores({json.dumps(EXACT_BOARD)}, {json.dumps(PRIOR)});"
         "console.log(JSON.stringify([averaged, spread, scores, dom.quotientText(97, 32, 4)]));"
     )
-    scripts = web_scripts(tmp_path / "js")
-    node_out = run_node(
-        "--input-type=module",
-        "-e",
-        script,
-        (scripts / "dom.js").as_uri(),
-        (scripts / "histogram.js").as_uri(),
-    )
+    node_out = run_web_module(tmp_path / "js", script)
     pages = json.loads(node_out)
     assert pages == [[a.replace("-", "\N{EN DASH}") for a in averages], spread, scores, "3.0313"]
 
@@ -630,11 +622,10 @@ def test_the_mode_names_every_value_given_most_often_as_the_pages_do(tmp_path: P
     assert [output.stats_line({"stats": r["stats"]}).rsplit(" · ", 1)[1] for r in read] == modes
     # And the pages say the same words (web/js/histogram.js, in Node)
     script = (
-        "const { modesOf, modesText } = await import(process.argv[1]);"
+        "const { modesOf, modesText } = await import(new URL('histogram.js', process.argv[1]));"
         f"console.log(JSON.stringify({json.dumps(TIES)}.map((r) => modesText(modesOf(r)))));"
     )
-    scripts = web_scripts(tmp_path / "js")
-    node_out = run_node("--input-type=module", "-e", script, (scripts / "histogram.js").as_uri())
+    node_out = run_web_module(tmp_path / "js", script)
     pages = json.loads(node_out)
     assert [f"mode {said}" for said in pages] == [m.replace("-", "\N{EN DASH}") for m in modes]
 
@@ -660,13 +651,12 @@ def test_a_talk_s_speakers_are_listed_in_english_as_the_pages_list_them(tmp_path
     # "A, B, C", its long one "A, B, and C"), the "and" marked English where the talk's
     # language is another
     script = (
-        "const { speakerParts } = await import(process.argv[1]);"
+        "const { speakerParts } = await import(new URL('dom.js', process.argv[1]));"
         f"const names = {json.dumps(SPEAKERS)};"
         "const said = (language) => names.map((n) => speakerParts(n, language));"
         "console.log(JSON.stringify([null, 'en', 'en-US', 'tlh'].map(said)));"
     )
-    scripts = web_scripts(tmp_path / "js")
-    node_out = run_node("--input-type=module", "-e", script, (scripts / "dom.js").as_uri())
+    node_out = run_web_module(tmp_path / "js", script)
     none, english, american, klingon = json.loads(node_out)
     for pages in (none, english, american, klingon):
         assert ["".join(part["value"] for part in parts) for parts in pages] == lines
@@ -678,13 +668,12 @@ def pages_lists(tmp_path: Path, cases: list[tuple[str | None, list[str]]]) -> li
     """What the pages write for each (language, speakers): web/js/dom.js's speakerParts in
     Node, its pieces joined."""
     script = (
-        "const { speakerParts } = await import(process.argv[1]);"
+        "const { speakerParts } = await import(new URL('dom.js', process.argv[1]));"
         f"const cases = {json.dumps(cases)};"
         "const said = ([language, names]) => speakerParts(names, language);"
         "console.log(JSON.stringify(cases.map(said).map((parts) => parts.map((p) => p.value).join(''))));"
     )
-    scripts = web_scripts(tmp_path / "js")
-    node_out = run_node("--input-type=module", "-e", script, (scripts / "dom.js").as_uri())
+    node_out = run_web_module(tmp_path / "js", script)
     written: list[str] = json.loads(node_out)
     return written
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from talkrate.live import channel_for_talk
-from tests.nodejs import run_node, web_scripts
+from tests.nodejs import run_web_module
 
 pytestmark = pytest.mark.unit
 
@@ -27,9 +27,6 @@ IDS = ["flight-of-the-gopher", "T1", "a" * 50, "a" * 51, "talk.2026", "keynote-"
 
 
 def test_the_pages_name_a_talk_s_channel_as_the_projector_publishes_on_it(tmp_path: Path) -> None:
-    scripts = web_scripts(tmp_path / "js")
-    node_out = run_node(
-        "--input-type=module", "-e", _CHANNELS, scripts.as_uri() + "/", json.dumps(IDS)
-    )
+    node_out = run_web_module(tmp_path / "js", _CHANNELS, json.dumps(IDS))
     assert json.loads(node_out) == [channel_for_talk(talk_id) for talk_id in IDS]
     assert channel_for_talk("keynote-") != "/talkrate/talks/keynote-"

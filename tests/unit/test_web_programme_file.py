@@ -14,7 +14,7 @@ import pytest
 from talkrate.events import TALK_ID_RULE
 from talkrate_cli.errors import CliError
 from talkrate_cli.programme import BadRows, read_rows, unreadable_text, with_ids
-from tests.nodejs import run_node, web_scripts
+from tests.nodejs import run_web_module
 from tests.programme_faults import QUOTED_ROW_FAULTS
 from tests.unit.test_cli_programme import (
     FEFF_CATALOG,
@@ -51,10 +51,7 @@ Read = tuple[list[list[str]], list[list[dict[str, Any]]]]
 def read_rows_by_both(tmp_path: Path, files: list[str]) -> tuple[Read, Read]:
     """Each file's refusals and its rows' fields, as the page's import (in Node) and the command
     line's read them."""
-    scripts = web_scripts(tmp_path / "js")
-    node_out = run_node(
-        "--input-type=module", "-e", _READ, scripts.as_uri() + "/", input=json.dumps(files)
-    )
+    node_out = run_web_module(tmp_path / "js", _READ, input=json.dumps(files))
     page_said, page_rows = map(json.loads, node_out.splitlines())
     said: list[list[str]] = []
     rows: list[list[dict[str, Any]]] = []
@@ -206,10 +203,7 @@ def test_a_cell_past_the_field_limit_outside_quotes_is_said_as_too_long_by_both(
         ["line 2: column 4 has 200000 characters, the most the import reads in a cell is 131072"],
         ["line 2: title has 200006 characters, the most a talk's title has is 300"],
     ]
-    scripts = web_scripts(tmp_path / "header")
-    node_out = run_node(
-        "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/", input=header
-    )
+    node_out = run_web_module(tmp_path / "header", _REFUSED_WHOLE, input=header)
     with pytest.raises(CliError) as refused:
         read_rows(io.StringIO(header))
     said = (
@@ -232,11 +226,8 @@ def test_a_quote_the_header_opens_and_the_file_never_closes_is_said_by_both(
     tmp_path: Path, text: str
 ) -> None:
     # Given a file whose header line opens a quote no line closes (every line is its cell)
-    scripts = web_scripts(tmp_path / "js")
     # When the page's import and the command line's read it
-    node_out = run_node(
-        "--input-type=module", "-e", _REFUSED_WHOLE, scripts.as_uri() + "/", input=text
-    )
+    node_out = run_web_module(tmp_path / "js", _REFUSED_WHOLE, input=text)
     with pytest.raises(CliError) as refused:
         read_rows(io.StringIO(text))
     # Then both refuse the whole file in the same words, naming the header's line (the command
@@ -261,15 +252,9 @@ def test_the_page_matches_a_title_saved_with_u_feff_to_its_talk_as_the_command_l
     tmp_path: Path,
 ) -> None:
     # Given two titles whose ids meet, the second saved with U+FEFF (test_cli_programme's)
-    scripts = web_scripts(tmp_path / "js")
     # When the page plans the import of the file again (part 2 first)
-    node_out = run_node(
-        "--input-type=module",
-        "-e",
-        _PLAN,
-        scripts.as_uri() + "/",
-        FEFF_FILE,
-        json.dumps(list(FEFF_CATALOG.values())),
+    node_out = run_web_module(
+        tmp_path / "js", _PLAN, FEFF_FILE, json.dumps(list(FEFF_CATALOG.values()))
     )
     # Then each row updates its own talk, as the command line's import does
     ids = [row.talk_id for row in with_ids(read_rows(io.StringIO(FEFF_FILE)), FEFF_CATALOG)]
@@ -318,11 +303,8 @@ def test_a_nul_in_utf8_text_is_said_on_its_line_and_utf16_as_not_utf8_by_both(
         "id,title\na,A\x00\nb,B\x00\x00\nc,C\nd,D\x00\n",
         programme,
     ]
-    scripts = web_scripts(tmp_path / "js")
     # When the page's import and the command line's read them
-    node_out = run_node(
-        "--input-type=module", "-e", _UNREADABLE, scripts.as_uri() + "/", input=json.dumps(texts)
-    )
+    node_out = run_web_module(tmp_path / "js", _UNREADABLE, input=json.dumps(texts))
     page = [said and said[0] for said in json.loads(node_out)]
     cli = [unreadable_text("programme.csv", text) for text in texts]
     # Then both say UTF-16 is not UTF-8, and name the line of a NUL in UTF-8 text and what may
@@ -368,15 +350,8 @@ def test_the_page_s_export_with_a_decimal_comma_is_the_command_line_s(tmp_path: 
     ]
     prior = {"mean": 3.0, "weight": 10.0}
     # When the page writes its export both ways, as `admin export` (--decimal-comma) does
-    scripts = web_scripts(tmp_path / "js")
     plain, europe = json.loads(
-        run_node(
-            "--input-type=module",
-            "-e",
-            _EXPORT,
-            scripts.as_uri() + "/",
-            input=json.dumps([talks, prior]),
-        )
+        run_web_module(tmp_path / "js", _EXPORT, input=json.dumps([talks, prior]))
     )
     files = {}
     for delimiter in (",", ";"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.nodejs import run_node, web_scripts
+from tests.nodejs import run_web_module
 
 pytestmark = pytest.mark.unit
 
@@ -49,15 +49,8 @@ def test_the_device_s_clock_is_believed_within_what_the_date_header_allows(
     tmp_path: Path,
 ) -> None:
     # Given answers whose Date (whole seconds) and Age fit, or not, the device's clock
-    scripts = web_scripts(tmp_path / "js")
     # When the page reads what each tells of its clock
-    node_out = run_node(
-        "--input-type=module",
-        "-e",
-        _SKEWS,
-        scripts.as_uri() + "/",
-        json.dumps([case for _, case, _ in CASES]),
-    )
+    node_out = run_web_module(tmp_path / "js", _SKEWS, json.dumps([case for _, case, _ in CASES]))
     # Then a clock the Date allows is kept to the millisecond (it was set back to the Date's
     # whole second: up to a second late), and one outside is moved to the nearer end
     skews = dict(zip([what for what, _, _ in CASES], json.loads(node_out), strict=True))
