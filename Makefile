@@ -38,7 +38,7 @@ TESTS ?=
 TEST_WORKERS ?= 4
 RUN_ARGS ?=
 
-.PHONY: py313 publish-web remove-web-bucket help setup browser test-browser web-size services db run test test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed list-patterns clean bench-latency
+.PHONY: py313 publish-web remove-web-bucket help setup browser test-browser web-size services db run test test-seconds test-unit test-integration test-e2e test-faults rebuild dead-letters redrive openapi lint format validate build bench-import compose-seed list-patterns clean bench-latency
 
 help: ## list the routines
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,14 @@ run: setup ## the local runtime in the foreground; embedded PostgreSQL/Redis/Kaf
 
 test: setup services browser $(SAM) ## the whole suite: unit, integration, end to end, faults
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(TESTS) $(PYTEST_ARGS)
+
+# The seconds each test file took, which make test's order hands out longest first
+# (tests/file_seconds.txt), written again from a run's junit xml:
+# make test PYTEST_ARGS=--junitxml=report.xml, then make test-seconds JUNIT=report.xml
+JUNIT ?=
+test-seconds: setup ## tests/file_seconds.txt from a run's junit xml: make test-seconds JUNIT=report.xml
+	@test -n "$(JUNIT)" || { echo "usage: make test-seconds JUNIT=<junit xml of a make test run> (make test PYTEST_ARGS=--junitxml=report.xml)"; exit 2; }
+	$(PY) -m tests.file_order $(JUNIT)
 
 test-unit: setup $(SAM) ## pure logic, no network (and the template, transformed by the SAM CLI's translator)
 	$(PY) -m pytest $(or $(TESTS),tests/unit) $(PYTEST_ARGS)

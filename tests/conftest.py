@@ -27,6 +27,7 @@ from talkrate_local.broker import LocalBroker
 from talkrate_local.database import prepare
 from tests.backends import RATINGS, TALKS, TEST_PROJECTOR_GROUP, built, emptied
 from tests.builders import unique_talk_id
+from tests.file_order import TABLE, file_order, read_table
 from tests.redis_cluster import LocalRedisCluster
 
 # This checkout, and the packages of it the suite tests: the virtual environment's editable
@@ -76,24 +77,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The order in which `make test` hands the files to its workers (--dist loadfile, one file at a
-# time, in the collection's order with --no-loadscope-reorder): the folders whose files start a
-# runtime, a broker or a browser first, then the rest; in each, the files with the most tests
-# first. xdist's own order (by the number of tests alone) left a few files of slow tests, an
-# end-to-end file of three or a template linted seven times, to the end, one worker busy while
-# the others had nothing left. A file's tests keep their order.
-FOLDERS_FIRST = ("e2e", "faults", "integration")
-
-
+# time, in the collection's order with --no-loadscope-reorder): the longest expected first, by
+# the seconds each took in a run (tests/file_seconds.txt; tests/file_order.py). Ordered by
+# folder (runtimes, brokers and browsers first) and then by number of tests, the run's last
+# files were unit files of few but slow tests (a template deployed seven ways, 25 s), one
+# worker busy while the others had nothing left. A file's tests keep their order.
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests_in = Counter(item.nodeid.split("::", 1)[0] for item in items)
-
-    def first(file: str) -> tuple[int, int]:
-        folder = file.split("/")[1] if file.count("/") >= 2 else ""
-        rank = FOLDERS_FIRST.index(folder) if folder in FOLDERS_FIRST else len(FOLDERS_FIRST)
-        return rank, -tests_in[file]
-
-    order = {file: first(file) for file in tests_in}
-    items.sort(key=lambda item: order[item.nodeid.split("::", 1)[0]])
+    table = read_table(TABLE.read_text()) if TABLE.exists() else {}
+    rank = {file: place for place, file in enumerate(file_order(tests_in, table))}
+    items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])
 
 
 # The fault suite's counts of each scenario (tests/faults), carried on its tests' reports
