@@ -2404,3 +2404,65 @@ def test_the_whole_title_opened_from_the_keyboard_leaves_its_button_in_view(
         assert below + 5 <= height, (above, below, height)
     finally:
         small.close()
+
+
+# Reads of a talk one after the other, from the page's own `request`, until one was stamped early
+# in its second (its stamp's ms into the second plus its round trip under 300 ms) and the last
+# 600 ms or more into its second: each with the device's clock as it went and as its answer
+# came, and the service's stamp; then the ms the page adds to the device's clock.
+_READS_AT_EVERY_PHASE = """
+async ([path, mostMs]) => {
+  const api = await import("/app/js/api.js");
+  const reads = [];
+  const early = (read) => (read.stamp % 1000) + (read.answered - read.sent) < 300;
+  const began = performance.now();
+  while (performance.now() - began < mostMs) {
+    const sent = Date.now();
+    const { response } = await api.request("GET", path);
+    reads.push({ sent, answered: Date.now(), stamp: Number(response.headers.get("x-stamp")) });
+    if (reads.some(early) && reads.at(-1).stamp % 1000 >= 600) break;
+  }
+  return { reads, skew: api.serviceNow() - Date.now() };
+}
+"""
+
+
+def test_a_phone_whose_clock_is_behind_is_set_right_to_within_a_round_trip(
+    web: WebStack, page: Page
+) -> None:
+    # Given a phone whose clock is 2.6 s behind the service's, every answer dated (whole seconds,
+    # cut down) at the moment it is handed to the page, that moment also told to the test
+    talk = web.add_talk(title="Set right")
+    page.clock.set_system_time(datetime.now(UTC) - timedelta(seconds=2.6))
+
+    def stamped(route: Route) -> None:
+        answer = route.fetch()
+        stamp = int(time.time() * 1000)
+        date = format_datetime(datetime.fromtimestamp(stamp // 1000, UTC), usegmt=True)
+        route.fulfill(
+            response=answer, headers={**answer.headers, "date": date, "x-stamp": f"{stamp}"}
+        )
+
+    page.route("**/*", stamped)
+    page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set right")
+    # When the page reads the talk again and again, its answers stamped at every phase of the
+    # service's second (at most 30 s of reads: a few dozen local reads take one or two)
+    out = page.evaluate(_READS_AT_EVERY_PHASE, [f"/talks/{talk['id']}", 30_000])
+    reads, skew = out["reads"], out["skew"]
+    early = min((r["stamp"] % 1000) + r["answered"] - r["sent"] for r in reads)
+    assert early < 300, reads
+    assert reads[-1]["stamp"] % 1000 >= 600, reads
+    # Then the page's clock is behind the service's by no more than the round trip of the read
+    # stamped earliest in its second plus how far into it (under 300 ms), and never ahead. The
+    # service's time less the phone's is at most `ahead` (each stamp was made while its read was
+    # on its way, so the phone read at least `sent` then); the page went by the last answer's
+    # Date alone before, set back 600 ms or more by its last read's whole-second Date.
+    ahead = min(r["stamp"] - r["sent"] for r in reads)
+    behind = max(r["stamp"] - r["answered"] for r in reads)
+    # (the phone 2.6 s behind as the test set it, and more by the time that took: under a second)
+    assert behind <= ahead, (behind, ahead)
+    assert 2_600 <= ahead < 3_600, (behind, ahead)
+    assert skew <= ahead, (skew, ahead)
+    assert ahead - skew <= early, (f"{len(reads)} reads", skew, ahead, early)
+    page.unroute_all(behavior="ignoreErrors")  # a read still on its way when the page closes

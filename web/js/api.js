@@ -30,30 +30,80 @@ export const keysUpdating = (error) => error instanceof ApiError && error.status
 // The service's clock. A phone's or a room PC's clock may be wrong by minutes or days, so every
 // answer's Date header checks it; the device's own clock until the first answer.
 let skew = 0;
+let spans = [];
 export const serviceNow = () => Date.now() + skew;
 
-// What an answer's Date (and Age, when a cache kept it) tell of the device's clock: the ms to add
-// to it, or null without a Date. The Date is whole seconds, cut down, written while the request
-// was on its way, so at the answer the service's time was within [Date + Age, that + 1 s (+ 1 s
-// more for Age's own whole seconds) + the round trip]. A device clock within that span is
-// believed as it is: taking the Date itself set a right clock back by up to a second, the stars
-// off in a talk's first second while the service took ratings. One outside is moved to the
-// span's nearer end, the least that makes it possible: it keeps what the device knows below a
-// second when it is a little off, and is wrong by no more than the span (as the Date alone was).
-// `sentAt` and `now` are the device's clock at the request's start and at the answer.
-export function skewHeard(date, age, sentAt, now) {
+// What an answer's Date (and Age, when a cache kept it) tell of the device's clock: the span of
+// ms to add to it, or null without a Date. The Date is whole seconds, cut down, written while the
+// request was on its way, so at the answer the service's time was within [Date + Age, that + 1 s
+// (+ 1 s more for Age's own whole seconds) + the round trip]. `sentAt` and `now` are the device's
+// clock at the request's start and at the answer.
+export function skewSpan(date, age, sentAt, now) {
   const served = Date.parse(date);
   if (!Number.isFinite(served)) return null;
   const kept = Number(age);
   const cached = Number.isFinite(kept) && kept > 0;
   const earliest = served + (cached ? kept * 1000 : 0);
-  const latest = earliest + (cached ? 2000 : 1000) + Math.max(0, now - sentAt);
-  return Math.min(Math.max(now, earliest), latest) - now;
+  const trip = Math.max(0, now - sentAt);
+  return { low: earliest - now, high: earliest + (cached ? 2000 : 1000) + trip - now, cached, trip };
 }
 
+// The skew one span allows, nearest the device's own clock. A device clock within the span is
+// believed as it is: taking the Date itself set a right clock back by up to a second, the stars
+// off in a talk's first second while the service took ratings. One outside is moved to the
+// span's nearer end, the least that makes it possible: it keeps what the device knows below a
+// second when it is a little off, and is wrong by no more than the span (as the Date alone was).
+const nearest = ({ low, high }) => Math.min(Math.max(0, low), high);
+export function skewHeard(date, age, sentAt, now) {
+  const span = skewSpan(date, age, sentAt, now);
+  return span && nearest(span);
+}
+
+// Every answer's span holds the same skew, so the answers heard narrow it together: taken at
+// different phases of the service's second, their intersection closes in on the round trip
+// where one answer leaves a second. `kept` are the spans heard so far; `span` is the new
+// answer's, heard at `at` by the page's steady clock (performance.now()), the device's clock then
+// `apart` ms past that steady one. The answer: the spans to keep and the skew, the device's own
+// clock moved the least into their intersection. What would break an intersection, and what is
+// done about it:
+// - the device's clock set between answers (by its user, or stepped by NTP): its skew is then
+//   another. The spans are kept as what to add to the steady clock, which runs on untouched, and
+//   taken back to the device's clock as it is at each answer: a clock set moves them with it.
+// - drift: a steady clock running fast or slow moves them by some ms a minute, so a span older
+//   than SPAN_KEPT_MS (10 minutes: 30 ms at a crystal's 50 ppm) is forgotten.
+// - a cache's Age (whole seconds, from a clock the page cannot check) and a round trip longer
+//   than LONG_TRIP_MS (a device asleep or a page in the background in its middle, when both
+//   clocks' measures of it are in doubt) give wide spans that may lie: such an answer narrows
+//   nothing, and sets the clock (alone, as before) only while no other span is kept.
+// - anything else that lies (a steady clock stopped while the device slept, on some systems; a
+//   Date not written while its request was on its way): the newest span is always kept, and the
+//   oldest dropped until the rest meet it. The skew thus lies within the latest answer's span,
+//   as it did when that answer alone set it: an intersection gone wrong costs no more than that.
+const SPAN_KEPT_MS = 10 * 60_000;
+const LONG_TRIP_MS = 5000;
+const SPANS_KEPT = 32;
+const meet = (list, apart) => ({
+  low: Math.max(...list.map((s) => s.low)) - apart,
+  high: Math.min(...list.map((s) => s.high)) - apart,
+});
+export function skewNarrowed(kept, span, at, apart) {
+  const still = kept.filter((s) => at - s.at < SPAN_KEPT_MS);
+  if (span.cached || span.trip > LONG_TRIP_MS) return { spans: still, skew: nearest(still.length ? meet(still, apart) : span) };
+  const next = [...still, { low: span.low + apart, high: span.high + apart, at }].slice(-SPANS_KEPT);
+  while (next.length > 1 && meet(next, 0).low > meet(next, 0).high) next.shift();
+  return { spans: next, skew: nearest(meet(next, apart)) };
+}
+
+// `sentAt`: the device's clock and the steady one as the request went. The round trip is the
+// longer of the two clocks' measures: the device's is cut short by its clock set back while the
+// request was on its way, the steady one's by a device asleep (on some systems it stops then).
 function heardClock(response, sentAt) {
-  const heard = skewHeard(response.headers.get("date"), response.headers.get("age"), sentAt, Date.now());
-  if (heard !== null) skew = heard;
+  const steady = performance.now();
+  const now = Date.now();
+  const trip = Math.max(now - sentAt.device, steady - sentAt.steady);
+  const span = skewSpan(response.headers.get("date"), response.headers.get("age"), now - trip, now);
+  if (span === null) return;
+  ({ spans, skew } = skewNarrowed(spans, span, steady, now - steady));
 }
 
 // A request the network leaves hanging (a hall's Wi-Fi that lost its way out, a connection that
@@ -104,7 +154,7 @@ async function send(method, path, { body, headers } = {}) {
   let timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   let response;
   let text;
-  const sentAt = Date.now();
+  const sentAt = { device: Date.now(), steady: performance.now() };
   try {
     response = await fetch(path, {
       method,
