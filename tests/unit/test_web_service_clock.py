@@ -151,14 +151,9 @@ NARROWED = [
 def test_answers_at_several_phases_narrow_the_clock_to_their_round_trip(tmp_path: Path) -> None:
     # Given answers to a device whose clock is behind, ahead or right, at several phases of the
     # service's second, and some that would break their intersection
-    scripts = web_scripts(tmp_path / "js")
     # When the page hears them in turn
-    node_out = run_node(
-        "--input-type=module",
-        "-e",
-        _NARROWED,
-        scripts.as_uri() + "/",
-        json.dumps([answers for _, answers, _ in NARROWED]),
+    node_out = run_web_module(
+        tmp_path / "js", _NARROWED, json.dumps([answers for _, answers, _ in NARROWED])
     )
     # Then a wrong clock is set right to within the earliest (or latest) phase and its trip, where
     # the last answer alone left it most of a second off, a clock set between answers too; a
