@@ -451,7 +451,7 @@ def test_a_recount_beginning_is_said_once_with_the_figures(
                 rf"{re.escape(RECOUNTING)}\. .+ (leads the board|tied).*\.", said[0]
             )
             # (the board's words about it shown, not said a second time)
-            expect(page.get_by_test_id("leaderboard-recounting")).to_contain_text(
+            expect(page.get_by_test_id("leaderboard-held")).to_contain_text(
                 "The leaderboard is being recounted"
             )
         else:
@@ -481,3 +481,118 @@ def test_a_pause_of_the_counts_is_heard_once_on_a_talk_s_pages(
         assert heard(page, "cannot be read") == [f"{PAUSED}. 3 ratings, average 4.33"]
         # (the notice still shown, read with the page)
         expect(page.get_by_test_id("counts-notice")).to_contain_text("cannot be read just now")
+
+
+# HEARD_WATCH from the page's first words on (added before it opens: the document watched, its
+# body not there yet).
+HEARD_FROM_THE_START = f"({HEARD_WATCH.replace('document.body', 'document')})()"
+
+
+def every_place_lost(page: Page) -> list[bool]:
+    """The service's board answered with every place unreadable while `lost[0]`: ranks and
+    titles, no counts (every talk on a lost shard: the answer's shape as
+    tests/e2e/test_web_cluster_shard_lost.py has the service give it); else as it is."""
+    lost = [False]
+
+    def board(route: Route) -> None:
+        if route.request.resource_type != "fetch":  # the page itself
+            route.continue_()
+            return
+        answer = route.fetch()
+        body = answer.json()
+        if lost[0] and body.get("talks"):
+            fields = ("rank", "talkId", "title", "language", "track")
+            body["unreadable"] = [{key: row[key] for key in fields} for row in body["talks"]]
+            body["talks"] = []
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/leaderboard?*", board)
+    return lost
+
+
+def badge_state(page: Page) -> str | None:
+    return page.locator(".live-badge").get_attribute("data-state")
+
+
+@pytest.mark.parametrize("order", ["opened so", "while shown"])
+def test_a_board_none_of_whose_counts_can_be_read_is_heard_paused_once(
+    stack: Stack, page: Page, order: str
+) -> None:
+    rated_talk(stack, f"Board heard paused {unique_talk_id()[-6:]}")
+    sockets = web_app.live_connections(page)
+    lost = every_place_lost(page)
+    badge = page.locator(".live-badge")
+    rows = page.locator("table.board tbody tr")
+    if order == "opened so":
+        # Given the board opened with every place unreadable, its live regions watched from
+        # its first words
+        lost[0] = True
+        page.add_init_script(HEARD_FROM_THE_START)
+        page.clock.install()
+        page.goto(stack.runtime.url + "/app/leaderboard")
+        expect(badge).to_have_text(PAUSED)
+        expect(rows.first).to_be_visible()
+        web_app.reads_answered(page)
+    else:
+        # Given the board live, showing its leaders, its live regions watched from now on
+        pace = live_then_watched(stack, page, "leaderboard", "")
+        # When every place of it becomes unreadable, found at its next read (its minute check)
+        lost[0] = True
+        said_as_the_page_paces_it(page, pace)
+        expect(badge).to_have_text(PAUSED)
+    # Then the pause is heard once: said by the board's status line as it opens (the announcer
+    # says no first figures), by the announcer with the leaders while shown (before: the status
+    # line said it too, in its own words)
+    said = heard(page, "cannot be read")
+    assert len(said) == 1, said
+    if order == "while shown":
+        assert said[0].startswith(f"{PAUSED}. "), said
+    # And a sighted user still reads it under the board, its places at their ranks
+    expect(page.get_by_text(web_app.COUNTS_UNREADABLE)).to_be_visible()
+    expect(rows.locator('td[data-label="Ratings"]').first).to_have_text("unavailable")
+    # And not again at its reads again meanwhile (5 s, then 10, 20, 40), nor through a
+    # reconnection of its live channel
+    web_app.clock_answered(page, 5000, 16)
+    sockets[-1].close(code=1001, reason="gone")
+    expect(badge).to_have_text("Reconnecting…")
+    web_app.clock_answered(page, 1000, 60, until=lambda: badge_state(page) == "paused")
+    web_app.clock_answered(page, 5000, 13)
+    assert heard(page, "cannot be read") == said
+    expect(page.get_by_text(web_app.COUNTS_UNREADABLE)).to_be_visible()
+    # When its counts can be read again (its next read again, at most a minute away)
+    lost[0] = False
+    web_app.clock_answered(page, 1000, 70, until=lambda: badge_state(page) == "live")
+    # Then that is said with the leaders alone (within the announcer's minute), the pause not
+    # again, and its words go
+    web_app.clock_answered(page, 5000, 13)
+    everything: list[str] = page.evaluate("window.__heard")
+    assert everything, everything
+    assert "cannot be read" not in everything[-1], everything
+    assert heard(page, "cannot be read") == said
+    expect(page.get_by_text(web_app.COUNTS_UNREADABLE)).to_have_count(0)
+
+
+def test_the_leaderboard_s_pause_while_redis_is_down_is_heard_once(
+    stack: Stack, page: Page
+) -> None:
+    rated_talk(stack, f"Board down heard {unique_talk_id()[-6:]}")
+    # Given the board live, showing its leaders, its live regions watched from now on
+    pace = live_then_watched(stack, page, "leaderboard", "")
+    with redis_server_stopped(stack.ratings):
+        # When Redis goes down, and the board's next read finds the counts unreadable
+        said_as_the_page_paces_it(page, pace)
+        expect(page.locator(".live-badge")).to_have_text(PAUSED)
+        # Then the pause is heard once, by the announcer with the leaders (before: the line
+        # saying since when the board shown was read, a status line, said it too)
+        said = heard(page, "cannot be read")
+        assert len(said) == 1, said
+        assert said[0].startswith(f"{PAUSED}. "), said
+        # (that line's words still shown: the board kept is of before)
+        expect(
+            page.get_by_text(
+                re.compile(r"cannot be read just now.*The leaderboard shown was read at")
+            )
+        ).to_be_visible()
+        # And not again at its reads again meanwhile
+        said_as_the_page_paces_it(page, pace)
+        assert heard(page, "cannot be read") == said

@@ -17,6 +17,7 @@ export function liveAnnouncer(everyMs) {
   let key = null; // what the figures say of, compared in place of their words
   let held = ""; // the badge's words while the figures cannot move (status): said before them
   let said = null; // the held words and the key of what was said last
+  let quiet = false; // the held words were taken with the first figures, not said (see saying)
   let saidAt = -Infinity;
   let timer = null;
   const saying = () => `${held}${key}`;
@@ -33,6 +34,7 @@ export function liveAnnouncer(everyMs) {
     if (figures === null) return;
     if (said === null) {
       said = saying();
+      quiet = held !== "";
       return;
     }
     if (timer === null) timer = setTimeout(flush, Math.max(0, saidAt + everyMs - performance.now()));
@@ -56,6 +58,7 @@ export function liveAnnouncer(everyMs) {
       const next = HELD.has(state) ? `${words}. ` : "";
       if (next === held) return;
       held = next;
+      quiet = false;
       changed();
     },
     // What is shown now is of another thing (the attendee chose it): its first figures are
@@ -65,14 +68,16 @@ export function liveAnnouncer(everyMs) {
       clearTimeout(timer);
       timer = null;
       figures = key = null;
+      quiet = false;
       said = say ? "" : null;
       if (say) saidAt = -Infinity;
       setText(node, "");
     },
-    // Whether a change of the live state is said now (there are figures, read or said, to
-    // say it with): else the page says it (its first read, or what was shown reset).
+    // Whether the live state held now is the announcer's to say (there are figures, read or
+    // said, to say it with, and it was not taken silently with the first of them): else the
+    // page says it (its first read, or what was shown reset; a board opened paused).
     saying() {
-      return figures !== null && said !== null;
+      return figures !== null && said !== null && !quiet;
     },
     stop() {
       clearTimeout(timer);

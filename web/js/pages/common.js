@@ -95,10 +95,11 @@ export function liveBadge(announcer = null) {
 export function staleNotice(what, testId, readAt = 0) {
   const node = h("p", { class: "notice", role: "status", "data-testid": testId });
   // Why the newest read is not shown (`text`), with when the one shown was read.
-  const said = (text, after = "") => {
+  const words = (text, after = "") => {
     const when = readAt ? `The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.` : `The ${what} could not be read.`;
-    setText(node, `${text} ${when}${after}`);
+    return `${text} ${when}${after}`;
   };
+  const said = (text, after = "") => setText(node, words(text, after));
   return {
     node,
     get readAt() {
@@ -113,6 +114,11 @@ export function staleNotice(what, testId, readAt = 0) {
       said(errorText(error), after);
     },
     said,
+    // What `failed` would say, for a line of the page's own (not a live one: the leaderboard's
+    // pause, which its announcer says).
+    failedWords(error, after = "") {
+      return words(errorText(error), after);
+    },
   };
 }
 

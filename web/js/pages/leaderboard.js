@@ -63,9 +63,10 @@ export function leaderboardPage(main) {
   // A read that failed while a board is shown: said with the time the board shown was read
   // (see staleNotice), as on the programme.
   const stale = staleNotice("leaderboard", "leaderboard-stale");
-  // That the board shown is being recounted, where the announcer says so before its leaders (the
-  // badge's "Recounting"): a line shown, not a status line (said on both, it was heard twice).
-  const recounting = h("p", { class: "notice", "data-testid": "leaderboard-recounting" });
+  // That the board shown is being recounted, or that its counts cannot be read, where the
+  // announcer says so before its leaders (the badge's "Recounting", "Paused"), or the pause was
+  // said at a read before: a line shown, not a status line (said on both, it was heard twice).
+  const held = h("p", { class: "notice", "data-testid": "leaderboard-held" });
   const body = h("tbody");
   const trackBox = h("span", { class: "field" });
   const boardBox = h("div", { class: "table-scroll board-box" });
@@ -86,7 +87,7 @@ export function leaderboardPage(main) {
         h("th", { scope: "col", class: "num" }, "Average"),
         h("th", { scope: "col", class: "num" }, "Ratings"))),
       body)),
-    status, stale.node, recounting, badge.node, announcer.node,
+    status, stale.node, held, badge.node, announcer.node,
     onScreen ? null : h("p", {}, screenLink));
 
   const rows = new Map(); // talk id -> its row and cells
@@ -134,6 +135,7 @@ export function leaderboardPage(main) {
       // unreadable ("Paused", and read again backing off), where "Live" stood over a board
       // without counts. Only some: live, the others still move.
       const none = !board.rebuilding && !board.talks.length && Boolean(board.unreadable?.length);
+      const wasPaused = unreadableNow; // (said then, by the status line or the announcer)
       unreadableNow = none;
       if (!board.unreadable?.length) retries.reset(); // (places unreadable: read again, backing off)
       badge.unreadable(none);
@@ -149,7 +151,7 @@ export function leaderboardPage(main) {
         if (announcer.saying()) {
           setText(stale.node, "");
           setText(status, "");
-          setText(recounting, `${said}${shown}`);
+          setText(held, `${said}${shown}`);
         } else setText(status, `${said}${shown}`);
         clearTimeout(recount);
         recount = setTimeout(() => refresh().catch(() => {}), REBUILD_READ_MS);
@@ -200,8 +202,13 @@ export function leaderboardPage(main) {
       // With a track chosen, the board may be empty while other tracks' talks are rated.
       const inTrack = of ? ` in ${of}` : "";
       const unread = lost.length === 1 ? "1 talk's counts" : `${lost.length} talks' counts`;
-      setText(recounting, "");
-      setText(status, none ? unreadable("The counts and averages") // (errorText's words for it)
+      // Every place unreadable: said once, by the announcer with the leaders as the pause begins
+      // while a board is shown, else by the status line (the board opened so: the announcer
+      // says no first figures); shown, not said again, at the reads again meanwhile.
+      const paused = none ? unreadable("The counts and averages") : ""; // (errorText's words for it)
+      const told = none && (wasPaused || announcer.saying());
+      setText(held, told ? paused : "");
+      setText(status, told ? "" : none ? paused
         : lost.length ? `${unread} could not be read just now; trying again shortly.`
         : board.talks.length ? "" : `No talk${inTrack} has been rated yet.`);
       if (lost.length) {
@@ -213,10 +220,19 @@ export function leaderboardPage(main) {
       return news;
     } catch (error) {
       if (!stopped && read.newest() && of === track) {
-        setText(recounting, ""); // (what the read says now: the stale line's)
-        if (rows.size) stale.failed(error);
-        else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
+        const wasPaused = unreadableNow;
         badge.unreadable(countsUnreadable(error));
+        if (rows.size && countsUnreadable(error) && (wasPaused || announcer.saying())) {
+          // (the pause, said by the announcer with the leaders shown, or at a read before: the
+          // stale line's words shown, not said)
+          setText(stale.node, "");
+          setText(status, "");
+          setText(held, stale.failedWords(error));
+        } else {
+          setText(held, ""); // (what the read says now: the stale line's)
+          if (rows.size) stale.failed(error);
+          else setText(status, `${of ? "The board of " + of : "The leaderboard"} could not be read. ${errorText(error)}`);
+        }
         if (recountedNow && !countsUnreadable(error)) {
           // (a read again while recounted that failed: read again as that one was, not at the
           // next message or the watch's minute check, "Recounting" said meanwhile)
@@ -246,7 +262,7 @@ export function leaderboardPage(main) {
     body.replaceChildren();
     rows.clear();
     setText(stale.node, ""); // (what it said of the board before goes with it)
-    setText(recounting, "");
+    setText(held, "");
     setText(status, `Loading the board of ${track || "all tracks"}…`);
     refresh().catch(() => {});
   });
