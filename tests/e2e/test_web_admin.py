@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import click
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Request, Route, expect
 
 from talkrate_cli import programme
 from talkrate_cli.errors import CliError
@@ -1763,8 +1763,16 @@ class SlowListAfterWrite:
         self.held: list[Route] = []
         self.released = False
         self.lost = False
+        # Every request the page made since its save, as the browser saw them: a read that
+        # never reached the routes is named when the wait gives up
+        self.requested: list[str] = []
+        page.on("request", self.seen)
         page.route("**/talks/*", self.talk)
         page.route("**/talks?*", self.programme)
+
+    def seen(self, request: Request) -> None:
+        if self.written:
+            self.requested.append(f"{request.method} {request.url}")
 
     def talk(self, route: Route) -> None:
         self.written = self.written or route.request.method == "PUT"
@@ -1787,7 +1795,11 @@ class SlowListAfterWrite:
         deadline = time.monotonic() + 30
         while not self.held and time.monotonic() < deadline:
             page.wait_for_timeout(100)
-        assert self.held, "the page did not read the list"
+        controlled = page.evaluate("Boolean(navigator.serviceWorker?.controller)")
+        assert self.held, (
+            f"the page did not read the list (a service worker in charge: {controlled}; "
+            f"its requests since the save: {self.requested})"
+        )
 
     def release(self, lost: bool = False) -> None:
         self.released = True
