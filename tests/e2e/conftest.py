@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 
+# How long a browser test waits for what the page does only in answer to the test's own action
+# (a save's or an import's message, the focus once a form closes): on a machine of two cores
+# shared at a load of 10-20 such an answer has come after Playwright's default 5 s. No later read
+# of the page's own can show it in the answer's place, so waiting longer cannot let a test pass
+# that should not. An expect that a live push arrived keeps the default or LIVE_WITHIN_MS: given
+# long enough, the page's next read of its own (5-30 s on) would pass it without the push.
+REACTION_MS = 15_000
+
+
 @dataclass
 class Answer:
     status: int

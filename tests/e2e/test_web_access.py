@@ -22,7 +22,7 @@ from tests.backends import WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e import test_web_talk_page as talk_page
-from tests.e2e.conftest import Runtime, wait_for
+from tests.e2e.conftest import REACTION_MS, Runtime, wait_for
 from tests.e2e.test_web_admin import sign_in
 from tests.e2e.test_web_app import (
     ANNOUNCEMENTS_WATCH,
@@ -291,7 +291,9 @@ def test_an_organiser_pressing_save_twice_on_a_slow_network_saves_once_and_is_to
     for route in list(held):
         route.continue_()
     # Then the talk is saved once, and the page says it was saved, not that someone else did
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{talk['title']}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Saved “{talk['title']}”.", timeout=REACTION_MS
+    )
     assert len(held) == 1
     assert web.runtime.request("GET", f"/talks/{talk['id']}").json["room"] == "Hall 7"
 
@@ -323,7 +325,9 @@ def test_an_organiser_pressing_add_twice_on_a_slow_network_adds_the_talk_once(
         route.continue_()
     # Then the talk is added once, and the page says so, not that the id is taken
     web.created.append(talk_id)
-    expect(page.get_by_test_id("admin-message")).to_have_text("Added “Added on a slow network”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "Added “Added on a slow network”.", timeout=REACTION_MS
+    )
     assert len(held) == 1
 
 
@@ -569,7 +573,7 @@ def test_the_skip_link_s_focus_ring_is_seen_whole(web: WebStack, page: Page) -> 
     expect(page.get_by_role("heading", level=1)).to_have_text("Programme")
     # When a keyboard user's first Tab lands on "Skip to content"
     page.keyboard.press("Tab")
-    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused(timeout=REACTION_MS)
     # Then its focus ring lies within the page, none of it off the top edge
     ring = page.evaluate(
         """() => { const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
@@ -590,7 +594,7 @@ def test_an_organiser_offline_is_told_so_in_words_when_a_file_cannot_be_made(
     page.get_by_role("button", name="Download results (CSV)").click()
     # Then the page says the service cannot be reached, not the browser's words for a module
     expect(page.get_by_test_id("admin-message")).to_have_text(
-        "The service cannot be reached. Check your connection."
+        "The service cannot be reached. Check your connection.", timeout=REACTION_MS
     )
     # And once back online, the file is made
     page.context.set_offline(False)
@@ -610,7 +614,7 @@ def test_a_star_with_the_keyboard_focus_when_rating_closes_hands_it_to_the_line_
     page.clock.install()
     page.goto(web.url(TALK_PAGE.format(id=closing["id"])))
     star(page, 4).focus()
-    expect(star(page, 4)).to_be_focused()
+    expect(star(page, 4)).to_be_focused(timeout=REACTION_MS)
     # (the talk read and the page live, every answer taken before its clock moves: one taken
     # after, dated by the service's clock, would set the page's back by the move, by which
     # rating is still open)
@@ -624,7 +628,7 @@ def test_a_star_with_the_keyboard_focus_when_rating_closes_hands_it_to_the_line_
     # (where a screen reader says nothing of why the stars went)
     hint = page.locator(".hint")
     expect(hint).to_contain_text("Rating closed")
-    expect(hint).to_be_focused()
+    expect(hint).to_be_focused(timeout=REACTION_MS)
 
 
 def test_the_programme_read_while_an_organiser_adds_a_talk_has_every_talk_once(
@@ -1057,7 +1061,7 @@ def test_the_room_screen_reached_from_the_keyboard_draws_no_ring_off_the_window(
         page.keyboard.press("Enter")
         expect(page.get_by_test_id("total")).to_have_text("0 ratings")
         # Then the room screen's content has the focus (where a screen reader reads from) ...
-        expect(page.locator("main")).to_be_focused()
+        expect(page.locator("main")).to_be_focused(timeout=REACTION_MS)
         ring = page.evaluate(RING)
         page.screenshot(path=str(tmp_path / "room-screen-focused.png"))
         assert ring["visible"], ring  # (the browser would ring it: focus came from the keyboard)

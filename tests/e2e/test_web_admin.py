@@ -27,7 +27,7 @@ from talkrate_cli.errors import CliError
 from talkrate_cli.programme import write_results
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import REACTION_MS, wait_for
 from tests.e2e.test_web_app import LIVE_WITHIN_MS, WebStack
 from tests.export_cells import FORMULA_CELLS, HAND_TYPED_CELLS, formula_starts
 from tests.programme_faults import FILE_FAULTS, QUOTED_ROW_FAULTS
@@ -172,7 +172,7 @@ def test_an_organiser_s_search_narrows_the_table_by_the_programme_s_rule_and_say
     page.get_by_role("button", name="Sign out", exact=True).focus()
     page.keyboard.press("Tab")
     search = page.get_by_role("searchbox", name="Search talks", exact=True)
-    expect(search).to_be_focused()
+    expect(search).to_be_focused(timeout=REACTION_MS)
     page.keyboard.type(f"celik zurich {stem}")
     # Then the table keeps the one talk where every word is found, and says so to everyone
     expect(page.locator(".admin-talks tbody tr")).to_have_count(1)
@@ -200,7 +200,7 @@ def test_an_organiser_s_search_narrows_the_table_by_the_programme_s_rule_and_say
     page.get_by_role("button", name="Show all talks", exact=True).click()
     expect(page.locator(".admin-talks tbody tr")).to_have_count(total)
     expect(search).to_have_value("")
-    expect(search).to_be_focused()
+    expect(search).to_be_focused(timeout=REACTION_MS)
 
 
 def test_the_search_keeps_narrowing_the_table_after_an_add_an_edit_and_a_delete(
@@ -223,17 +223,23 @@ def test_the_search_keeps_narrowing_the_table_after_an_add_an_edit_and_a_delete(
     page.get_by_role("button", name=f"Edit {first['title']}", exact=True).click()
     page.get_by_label("Room", exact=True).fill("Hall Z")
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{first['title']}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Saved “{first['title']}”.", timeout=REACTION_MS
+    )
     # Then the table is still the search's, the talk's new room in it, its Edit focused
     expect(table).to_have_count(2)
     expect(table.filter(has_text=first["title"])).to_contain_text("Hall Z")
-    expect(page.get_by_role("button", name=f"Edit {first['title']}", exact=True)).to_be_focused()
+    expect(page.get_by_role("button", name=f"Edit {first['title']}", exact=True)).to_be_focused(
+        timeout=REACTION_MS
+    )
     expect(status).to_have_text(f"2 of {total} talks")
     # When they add a talk the search finds
     page.get_by_role("button", name="Add a talk", exact=True).click()
     page.get_by_label("Title", exact=True).fill(f"Third {stem}")
     page.get_by_role("button", name="Add the talk", exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Added “Third {stem}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Added “Third {stem}”.", timeout=REACTION_MS
+    )
     # Then it is in the table and counted
     expect(table).to_have_count(3)
     expect(status).to_have_text(f"3 of {total + 1} talks")
@@ -244,16 +250,19 @@ def test_the_search_keeps_narrowing_the_table_after_an_add_an_edit_and_a_delete(
     # Then the page says where it went, and the keyboard is on the search, not the page's top
     expect(page.get_by_test_id("admin-message")).to_have_text(
         f"Saved “Renamed away”. It does not match the search “{stem.lower()}”, "
-        "so the list does not show it."
+        "so the list does not show it.",
+        timeout=REACTION_MS,
     )
     expect(table).to_have_count(2)
     expect(status).to_have_text(f"2 of {total + 1} talks")
-    expect(search).to_be_focused()
+    expect(search).to_be_focused(timeout=REACTION_MS)
     # When they delete a talk the search shows
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name=f"Delete {first['title']}", exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{first['title']}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Deleted “{first['title']}”.", timeout=REACTION_MS
+    )
     # (asked in an organiser's words what becomes of its ratings, not of "the event store")
     assert [text.replace("\u2068", "").replace("\u2069", "") for text in asked] == [
         f"Delete “{first['title']}”? It leaves the programme and takes no more ratings. The "
@@ -316,7 +325,7 @@ def test_a_talk_saved_with_an_override_is_quoted_whole_and_not_saved_again_with_
         "that can reorder the text around it where it is shown."
     )
     message = page.get_by_test_id("admin-message")
-    expect(message).to_have_text(f"Not saved: Title: {refusal}")
+    expect(message).to_have_text(f"Not saved: Title: {refusal}", timeout=REACTION_MS)
     field = page.get_by_label("Title", exact=True)
     expect(field).to_have_attribute("aria-invalid", "true")
     expect(field).to_have_accessible_description(refusal)
@@ -326,7 +335,7 @@ def test_a_talk_saved_with_an_override_is_quoted_whole_and_not_saved_again_with_
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Delete {title}", exact=True).click()
     # Then the line saying so closes its quote after the title too
-    expect(message).to_have_text(f"Deleted “{title}”.")
+    expect(message).to_have_text(f"Deleted “{title}”.", timeout=REACTION_MS)
     assert message.evaluate(CLOSED_AFTER, title) is True
 
 
@@ -361,7 +370,9 @@ def test_an_organiser_gives_changes_and_clears_a_talk_s_language_in_its_form(
     # Then the service's refusal is said at the field, and nothing is saved
     expect(field).to_have_attribute("aria-invalid", "true")
     expect(field).to_have_accessible_description(re.compile("BCP 47 language tag"))
-    expect(page.get_by_test_id("admin-message")).to_contain_text("Not saved: Language: Must be")
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        "Not saved: Language: Must be", timeout=REACTION_MS
+    )
     assert web.runtime.request("GET", f"/talks/{talk['id']}").json["language"] == "he"
     # And the title's and the speakers' fields are in no language, not in "Hebrew" (no code a
     # screen reader has a voice for), nor in one this is not
@@ -373,7 +384,7 @@ def test_an_organiser_gives_changes_and_clears_a_talk_s_language_in_its_form(
     # When they write another tag, in any case, and save
     field.fill("EN-gb")
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_contain_text("Saved")
+    expect(page.get_by_test_id("admin-message")).to_contain_text("Saved", timeout=REACTION_MS)
     # Then the talk is in it, on the table too, its other fields as they were
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["language"], stored["title"], stored["speakers"]) == (
@@ -385,7 +396,7 @@ def test_an_organiser_gives_changes_and_clears_a_talk_s_language_in_its_form(
     # And emptied, the talk has none, and the table's title none
     edit().fill("")
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_contain_text("Saved")
+    expect(page.get_by_test_id("admin-message")).to_contain_text("Saved", timeout=REACTION_MS)
     assert web.runtime.request("GET", f"/talks/{talk['id']}").json["language"] is None
     expect(row_title).not_to_have_attribute("lang", re.compile(".*"))
 
@@ -408,7 +419,9 @@ def test_fixing_a_title_leaves_the_talk_s_times_to_the_second(web: WebStack, pag
     # When another organiser fixes the title's typo on the page
     fixed = typo_fixed_in_the_form(web, page, title)
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_contain_text(f"Saved “{fixed}”.")
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        f"Saved “{fixed}”.", timeout=REACTION_MS
+    )
     # Then the title is fixed and the times are as they were, to the second
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["title"], stored["startsAt"], stored["endsAt"]) == (
@@ -447,12 +460,15 @@ def test_a_title_fixed_while_someone_extended_the_talk_keeps_both_changes(
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_test_id("admin-message")).to_contain_text(
         f"Someone else saved “{title}” while you edited it (they changed the end): nothing was "
-        "saved."
+        "saved.",
+        timeout=REACTION_MS,
     )
     expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
     # And saving again keeps both: the title fixed, the talk extended
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_contain_text(f"Saved “{fixed}”.")
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        f"Saved “{fixed}”.", timeout=REACTION_MS
+    )
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["title"], stored["room"], stored["endsAt"]) == (
         fixed,
@@ -505,18 +521,29 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     # the form is as the organiser left it, and the keyboard is at the form's heading
     expect(message).to_contain_text(
         f"Someone else saved “{title}” while you edited it: nothing was saved. Their version "
-        "could not be read (the service cannot be reached): reading it again in 1 s."
+        "could not be read (the service cannot be reached): reading it again in 1 s.",
+        timeout=REACTION_MS,
     )
-    expect(message).to_contain_text("The form keeps yours as you left it until theirs is shown")
+    expect(message).to_contain_text(
+        "The form keeps yours as you left it until theirs is shown", timeout=REACTION_MS
+    )
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall A")
-    expect(page.get_by_role("heading", name=f"Edit “{title}”", exact=True)).to_be_focused()
+    expect(page.get_by_role("heading", name=f"Edit “{title}”", exact=True)).to_be_focused(
+        timeout=REACTION_MS
+    )
     # And while their version cannot be read, nothing is saved: a read again fails (503) and
     # says when the next comes, later each time; the Save pressed meanwhile sends nothing
     page.clock.run_for(1_000)
-    expect(message).to_contain_text("(the service is busy): reading it again in 2 s.")
+    expect(message).to_contain_text(
+        "(the service is busy): reading it again in 2 s.", timeout=REACTION_MS
+    )
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(message).to_contain_text("Not saved yet: their version is read first")
-    expect(message).to_contain_text(re.compile(r"reading it again in [248] s\."))
+    expect(message).to_contain_text(
+        "Not saved yet: their version is read first", timeout=REACTION_MS
+    )
+    expect(message).to_contain_text(
+        re.compile(r"reading it again in [248] s\."), timeout=REACTION_MS
+    )
     assert [s for s in seen if s.startswith("PUT")] == ["PUT 412"]
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall A")
     # When the organiser fills in the track meanwhile, the service answers again, and the
@@ -528,14 +555,15 @@ def test_a_save_stopped_by_someone_else_whose_version_cannot_be_read_reads_it_by
     # organiser's title and the track typed while it waited
     expect(message).to_contain_text(
         "(they changed the room): nothing was saved. The form now shows their version with "
-        "your changes to the title and the track"
+        "your changes to the title and the track",
+        timeout=REACTION_MS,
     )
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B")
     expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
     expect(page.get_by_label("Track", exact=True)).to_have_value("Cloud")
     # And the next save keeps all three changes, sent once, over their version
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(message).to_contain_text(f"Saved “{fixed}”.")
+    expect(message).to_contain_text(f"Saved “{fixed}”.", timeout=REACTION_MS)
     assert [s for s in seen if s.startswith("PUT")] == ["PUT 412", "PUT 200"]
     assert seen[1:3] == ["GET dropped", "GET 503"], seen
     assert seen[-2:] == ["GET", "PUT 200"], seen
@@ -625,7 +653,7 @@ def test_a_save_pressed_as_their_version_is_shown_goes_over_it_after_saying_what
     message = page.get_by_test_id("admin-message")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(message).to_contain_text(
-        "could not be read (the service is busy): reading it again in 1 s."
+        "could not be read (the service is busy): reading it again in 1 s.", timeout=REACTION_MS
     )
     # When the service answers again, the programme's list still on its way
     network.list_held = True
@@ -633,19 +661,23 @@ def test_a_save_pressed_as_their_version_is_shown_goes_over_it_after_saying_what
     # Then as the form shows their version, under this organiser's title, the page says both
     # changed the title
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall B", timeout=10_000)
-    expect(message).to_contain_text("you both changed the title, and the form keeps yours")
+    expect(message).to_contain_text(
+        "you both changed the title, and the form keeps yours", timeout=REACTION_MS
+    )
     expect(page.get_by_label("Title", exact=True)).to_have_value(fixed)
     # When the organiser saves at once, the list still on its way
     page.get_by_role("button", name="Save", exact=True).click()
     # Then the save goes over their version: their room, this organiser's title
-    expect(message).to_contain_text(f"Saved “{fixed}”.")
+    expect(message).to_contain_text(f"Saved “{fixed}”.", timeout=REACTION_MS)
     assert network.puts == [(412, f'"{talk["revision"]}"'), (200, theirs)]
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["title"], stored["room"]) == (fixed, "Hall B")
     # And when the list comes, the page still says it is saved
     network.release()
-    expect(page.get_by_role("button", name=f"Edit {fixed}", exact=True)).to_be_focused()
-    expect(message).to_have_text(f"Saved “{fixed}”.")
+    expect(page.get_by_role("button", name=f"Edit {fixed}", exact=True)).to_be_focused(
+        timeout=REACTION_MS
+    )
+    expect(message).to_have_text(f"Saved “{fixed}”.", timeout=REACTION_MS)
 
 
 @pytest.mark.parametrize(
@@ -664,9 +696,9 @@ def test_a_form_closed_after_its_save_was_stopped_leaves_no_word_of_a_read_or_a_
     message = page.get_by_test_id("admin-message")
     clock_stands_still(page)
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(message).to_contain_text("reading it again in 1 s.")
+    expect(message).to_contain_text("reading it again in 1 s.", timeout=REACTION_MS)
     page.clock.run_for(1_000)
-    expect(message).to_contain_text("reading it again in 2 s.")
+    expect(message).to_contain_text("reading it again in 2 s.", timeout=REACTION_MS)
     if when == "shown":
         network.list_held = True
         network.reads_fail = False
@@ -686,7 +718,7 @@ def test_a_form_closed_after_its_save_was_stopped_leaves_no_word_of_a_read_or_a_
         if closing == "Sign out"
         else ""
     )
-    expect(message).to_have_text(left)
+    expect(message).to_have_text(left, timeout=REACTION_MS)
     # And it stays so, the list read and the next reads' times past (ten seconds of the page's
     # clock; then the page done with every read it made (reads_answered's count, polled: its
     # frames stand still with the clock), and every request it made so far heard): no read
@@ -695,7 +727,7 @@ def test_a_form_closed_after_its_save_was_stopped_leaves_no_word_of_a_read_or_a_
     done = "window.__reads.done === window.__reads.started"
     assert wait_for(lambda: page.evaluate(done), seconds=10, page=page)
     test_web_app.requests_made_so_far_heard(page)
-    expect(message).to_have_text(left)
+    expect(message).to_have_text(left, timeout=REACTION_MS)
     assert network.reads == reads
 
 
@@ -751,17 +783,22 @@ def test_a_save_whose_answer_was_lost_and_is_sent_again_is_said_saved(
         given = answer_lost_once(page, "POST", "**/talks")
     # When it is saved, the answer never comes, and the organiser saves again
     page.get_by_role("button", name=button, exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_contain_text("cannot be reached")
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        "cannot be reached", timeout=REACTION_MS
+    )
     page.get_by_role("button", name=button, exact=True).click()
     # Then the page says it is saved, not that someone else changed the talk or holds its id:
     # an edit's second save was refused (the first was applied), and found applied; an add's
     # went with the first's Idempotency-Key, and was answered as the first was (201)
     expect(page.get_by_test_id("admin-message")).to_contain_text(
-        f"{said} (an earlier try had gone through)." if form == "edit" else f"{said}."
+        f"{said} (an earlier try had gone through)." if form == "edit" else f"{said}.",
+        timeout=REACTION_MS,
     )
     assert given == ([200, 412] if form == "edit" else [201, 201])
     if form == "add":  # (an edit's search, the old title, no longer finds it: said so)
-        expect(page.get_by_role("button", name=f"Edit {fixed}", exact=True)).to_be_focused()
+        expect(page.get_by_role("button", name=f"Edit {fixed}", exact=True)).to_be_focused(
+            timeout=REACTION_MS
+        )
     # And the talk is stored once, as the form said
     titles = programme_titles(web)
     assert titles.count(fixed) == 1
@@ -792,18 +829,22 @@ def test_a_save_refused_for_the_token_keeps_the_form_and_saves_once_signed_in_ag
     # Then the page says it was not saved and asks for the token where they are, the form and
     # what they typed kept (it went back to the sign-in form, the change gone)
     message = page.get_by_test_id("admin-message")
-    expect(message).to_contain_text("Not saved: your organiser token was refused")
+    expect(message).to_contain_text(
+        "Not saved: your organiser token was refused", timeout=REACTION_MS
+    )
     expect(page.get_by_label("Room", exact=True)).to_have_value("Room 42")
     page.unroute(f"**/talks/{talk['id']}", replaced)
     # When they give the organisers' token and press Save again
     page.get_by_label("Organiser token").fill(web.token)
     page.get_by_role("button", name="Sign in again", exact=True).click()
-    expect(message).to_contain_text("Signed in again: press Save to send your changes.")
+    expect(message).to_contain_text(
+        "Signed in again: press Save to send your changes.", timeout=REACTION_MS
+    )
     # (the keyboard on Save, ready to send them)
-    expect(page.get_by_role("button", name="Save", exact=True)).to_be_focused()
+    expect(page.get_by_role("button", name="Save", exact=True)).to_be_focused(timeout=REACTION_MS)
     page.keyboard.press("Enter")
     # Then it is saved, their change with it
-    expect(message).to_contain_text(f"Saved “{title}”")
+    expect(message).to_contain_text(f"Saved “{title}”", timeout=REACTION_MS)
     answer = web.runtime.request("GET", f"/talks/{talk['id']}")
     assert answer.json["room"] == "Room 42"
 
@@ -833,14 +874,18 @@ def test_a_form_left_while_the_token_is_asked_for_again_goes_back_to_signing_in(
     title = f"Token asked {unique_talk_id()[-6:]}"
     token_asked_again(web, page, title)
     message = page.get_by_test_id("admin-message")
-    expect(message).to_contain_text("Not saved: your organiser token was refused")
+    expect(message).to_contain_text(
+        "Not saved: your organiser token was refused", timeout=REACTION_MS
+    )
     # When they cancel the form instead
     page.get_by_role("button", name="Cancel", exact=True).click()
     # Then the page signs in again, saying why (no prompt left above the table, promising a
     # Save there is no form for)
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
-    expect(message).to_have_text("Your organiser token was refused: sign in again.")
-    expect(page.get_by_label("Organiser token")).to_be_focused()
+    expect(message).to_have_text(
+        "Your organiser token was refused: sign in again.", timeout=REACTION_MS
+    )
+    expect(page.get_by_label("Organiser token")).to_be_focused(timeout=REACTION_MS)
 
 
 def ratings_cell(page: Page, title: str) -> Any:
@@ -892,7 +937,7 @@ def test_the_table_s_counts_follow_ratings_live_while_an_organiser_edits_another
     expect(row.locator("td.num").nth(1)).to_have_text("4.00")
     # And the form is as the organiser left it, the keyboard still in it
     expect(title).to_have_value("Half typed")
-    expect(title).to_be_focused()
+    expect(title).to_be_focused(timeout=REACTION_MS)
 
 
 def test_without_a_live_channel_the_table_s_counts_are_read_every_few_seconds(
@@ -1525,7 +1570,9 @@ def test_an_organiser_imports_a_programme_file_after_seeing_what_it_would_change
     # When they choose it on the page
     import_file(page, text)
     # Then the page says what the import would do, line by line, and nothing has changed yet
-    expect(page.get_by_role("heading", name="What the import would do", exact=True)).to_be_focused()
+    expect(page.get_by_role("heading", name="What the import would do", exact=True)).to_be_focused(
+        timeout=REACTION_MS
+    )
     form = page.locator("form.card")
     expect(form).to_contain_text("1 to add, 1 to change, 1 unchanged")
     expect(form.get_by_role("listitem").filter(has_text=new_id)).to_have_text(
@@ -1539,7 +1586,7 @@ def test_an_organiser_imports_a_programme_file_after_seeing_what_it_would_change
     page.get_by_role("button", name="Import: add 1, change 1", exact=True).click()
     # Then the outcome is said, the talks are as the file has them, and the table shows them
     expect(page.get_by_test_id("admin-message")).to_have_text(
-        "Imported: 1 added, 1 changed, 1 unchanged."
+        "Imported: 1 added, 1 changed, 1 unchanged.", timeout=REACTION_MS
     )
     web.created.append(new_id)
     added = web.runtime.request("GET", f"/talks/{new_id}").json
@@ -1549,7 +1596,9 @@ def test_an_organiser_imports_a_programme_file_after_seeing_what_it_would_change
         "Hall A",
     )
     assert web.runtime.request("GET", f"/talks/{moved['id']}").json["room"] == "Hall C"
-    expect(page.get_by_role("button", name="Import a programme (CSV)", exact=True)).to_be_focused()
+    expect(page.get_by_role("button", name="Import a programme (CSV)", exact=True)).to_be_focused(
+        timeout=REACTION_MS
+    )
     page.get_by_role("searchbox", name="Search talks", exact=True).fill(stem)
     expect(page.locator(".admin-talks tbody tr")).to_have_count(3)
 
@@ -1601,7 +1650,8 @@ def test_an_import_says_which_of_its_talks_are_paused_and_a_ratings_paused_colum
     # Then the outcome says the same of what was done, and no talk's pause changed
     expect(page.get_by_test_id("admin-message")).to_have_text(
         f"Imported: 1 added, 1 changed, 2 unchanged. 2 talks are paused {paused_words} "
-        f"The file's ratingsPaused column is not {not_applied}"
+        f"The file's ratingsPaused column is not {not_applied}",
+        timeout=REACTION_MS,
     )
     paused = {
         talk_id: web.runtime.request("GET", f"/talks/{talk_id}").json["ratingsPaused"]
@@ -1645,7 +1695,8 @@ def test_an_import_s_paused_talks_hidden_by_the_search_are_said_so_with_a_way_to
     message = page.get_by_test_id("admin-message")
     expect(message).to_contain_text(
         "\u201cResume ratings\u201d in their rows opens them again. The search hides them: "
-        "Show all talks."
+        "Show all talks.",
+        timeout=REACTION_MS,
     )
     # When the search shows one of them
     search_talks(page, f"second {stem}", 1)
@@ -1658,9 +1709,9 @@ def test_an_import_s_paused_talks_hidden_by_the_search_are_said_so_with_a_way_to
     # one's "Resume ratings"; the line no longer speaks of the search
     expect(page.get_by_role("searchbox", name="Search talks")).to_have_value("")
     resume = page.get_by_role("button", name=f"Resume ratings {first['title']}")
-    expect(resume).to_be_focused()
+    expect(resume).to_be_focused(timeout=REACTION_MS)
     expect(hidden).to_have_count(0)
-    expect(message).to_contain_text("in their rows opens them again.")
+    expect(message).to_contain_text("in their rows opens them again.", timeout=REACTION_MS)
     assert "The search" not in (message.text_content() or "")
     # And that button opens it again
     resume.press("Enter")
@@ -1720,7 +1771,7 @@ def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warni
     page.get_by_label("Room", exact=True).fill(f"hall  {stem} ")
     page.get_by_role("button", name="Save", exact=True).click()
     # Then it is saved, and the page warns that the two overlap in that room
-    expect(message).to_contain_text(f"Saved “Workshop {stem}”.")
+    expect(message).to_contain_text(f"Saved “Workshop {stem}”.", timeout=REACTION_MS)
     warning = message.get_by_test_id("overlap-warning")
     expect(warning).to_contain_text(f"Check the times: room clash in hall {stem}, ")
     expect(warning).to_contain_text(f": “Workshop {stem}” and “Keynote {stem}”.")
@@ -1737,7 +1788,7 @@ def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warni
     web.created += [new_id, apart_id]
     # Then both are imported, and the page warns of the one clash of the three talks of the
     # hall, the new one first, as the command says it; not of the other
-    expect(message).to_contain_text("Imported: 2 added")
+    expect(message).to_contain_text("Imported: 2 added", timeout=REACTION_MS)
     warning = message.get_by_test_id("overlap-warning")
     expect(warning).to_contain_text(f"room clash in {hall}, ")
     expect(warning).to_contain_text(
@@ -1750,7 +1801,7 @@ def test_a_talk_saved_or_imported_over_another_in_its_room_is_saved_with_a_warni
     page.get_by_label("Title", exact=True).fill(f"Apart, renamed {stem}")
     page.get_by_role("button", name="Save", exact=True).click()
     # Then nothing is said of overlaps
-    expect(message).to_have_text(f"Saved “Apart, renamed {stem}”.")
+    expect(message).to_have_text(f"Saved “Apart, renamed {stem}”.", timeout=REACTION_MS)
 
 
 class SlowListAfterWrite:
@@ -1833,16 +1884,18 @@ def test_a_list_read_that_comes_back_after_another_form_opened_says_nothing_ther
         page.get_by_role("button", name=f"Edit {workshop['title']}", exact=True).click()
         page.get_by_label("Room", exact=True).fill(hall)
         page.get_by_role("button", name="Save", exact=True).click()
-        expect(message).to_have_text(f"Saved “Workshop {stem}”.")
+        expect(message).to_have_text(f"Saved “Workshop {stem}”.", timeout=REACTION_MS)
     else:
         import_file(page, f"id,title,room\n{workshop['id']},{workshop['title']},{hall}\n")
         page.get_by_role("button", name=re.compile(r"^Import: add 0, change 1")).click()
-        expect(message).to_have_text(re.compile(r"^Imported: 0 added, 1 changed"))
+        expect(message).to_have_text(
+            re.compile(r"^Imported: 0 added, 1 changed"), timeout=REACTION_MS
+        )
     network.wait_for_a_read(page)
     # And meanwhile opens another form, to add a talk
     page.get_by_role("button", name="Add a talk", exact=True).click()
     heading = page.get_by_role("heading", name="Add a talk", exact=True)
-    expect(heading).to_be_focused()
+    expect(heading).to_be_focused(timeout=REACTION_MS)
     # And the list comes, with a talk saved meanwhile (which only a read shows), or its read
     # is lost (which the list's own line says)
     if read == "answered":
@@ -1854,9 +1907,9 @@ def test_a_list_read_that_comes_back_after_another_form_opened_says_nothing_ther
         expect(page.get_by_test_id("admin-stale")).to_contain_text("cannot be reached")
     # Then the new form's message says nothing of the save (its overlap, the lost read), and
     # its heading keeps the keyboard
-    expect(message).to_have_text("")
+    expect(message).to_have_text("", timeout=REACTION_MS)
     expect(page.get_by_test_id("overlap-warning")).to_have_count(0)
-    expect(heading).to_be_focused()
+    expect(heading).to_be_focused(timeout=REACTION_MS)
     assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == hall
 
 
@@ -1879,12 +1932,12 @@ def test_a_delete_done_while_a_save_s_list_read_waits_says_only_that_it_deleted(
     page.get_by_role("button", name=f"Edit {workshop['title']}", exact=True).click()
     page.get_by_label("Room", exact=True).fill(hall)
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(message).to_have_text(f"Saved “Workshop {stem}”.")
+    expect(message).to_have_text(f"Saved “Workshop {stem}”.", timeout=REACTION_MS)
     network.wait_for_a_read(page)
     # And meanwhile deletes another talk
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Delete {doomed['title']}", exact=True).click()
-    expect(message).to_have_text(f"Deleted “{doomed['title']}”.")
+    expect(message).to_have_text(f"Deleted “{doomed['title']}”.", timeout=REACTION_MS)
     # (on a row's Edit button: the talk it edits)
     focused = page.evaluate("document.activeElement.dataset.edit || ''")
     assert focused
@@ -1894,7 +1947,7 @@ def test_a_delete_done_while_a_save_s_list_read_waits_says_only_that_it_deleted(
     expect(page.get_by_role("link", name=later["title"], exact=True)).to_be_visible()
     # Then the delete's words say nothing of the save's overlap, and the keyboard stays where
     # the delete left it
-    expect(message).to_have_text(f"Deleted “{doomed['title']}”.")
+    expect(message).to_have_text(f"Deleted “{doomed['title']}”.", timeout=REACTION_MS)
     expect(page.get_by_test_id("overlap-warning")).to_have_count(0)
     assert page.evaluate("document.activeElement.dataset.edit") == focused
     assert web.runtime.request("GET", f"/talks/{doomed['id']}").status == 404
@@ -1950,12 +2003,12 @@ def test_an_action_whose_list_read_fails_keeps_its_words_and_the_list_reads_itse
     # Then the page still says what was done (it was), and the list's own line says the list
     # could not be read and when it reads it again
     expect(stale).to_contain_text("The service cannot be reached.")
-    expect(message).to_have_text(said)
+    expect(message).to_have_text(said, timeout=REACTION_MS)
     expect(stale).to_contain_text("Reading it again in 1 s.")
     # When the read again a second later is dropped too, Then the next waits longer
     page.clock.run_for(1000)
     expect(stale).to_contain_text("Reading it again in 2 s.")
-    expect(message).to_have_text(said)
+    expect(message).to_have_text(said, timeout=REACTION_MS)
     # When the network is back and that read comes, Then the list's line goes, and a save's
     # overlap is said after its words
     network.failing = False
@@ -1965,10 +2018,10 @@ def test_an_action_whose_list_read_fails_keeps_its_words_and_the_list_reads_itse
         expect(message.get_by_test_id("overlap-warning")).to_contain_text(
             f": “Workshop {stem}” and “Keynote {stem}”."
         )
-        expect(message).to_contain_text(said)
+        expect(message).to_contain_text(said, timeout=REACTION_MS)
         assert web.runtime.request("GET", f"/talks/{workshop['id']}").json["room"] == hall
     else:
-        expect(message).to_have_text(said)
+        expect(message).to_have_text(said, timeout=REACTION_MS)
         assert web.runtime.request("GET", f"/talks/{keynote['id']}").status == 404
     assert network.dropped >= 2
 
@@ -2031,7 +2084,9 @@ def test_the_list_s_line_says_when_it_reads_again_at_every_failure_the_table_s_o
     network.failing = False
     page.clock.run_for(30_000)
     expect(stale).to_be_hidden()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{doomed['title']}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Deleted “{doomed['title']}”.", timeout=REACTION_MS
+    )
 
 
 def searched(page: Page, typed: str) -> None:
@@ -2071,7 +2126,9 @@ def test_with_no_talk_listed_the_list_s_failure_and_its_next_read_stay_said_what
     page.get_by_role("button", name="Add a talk", exact=True).click()
     page.get_by_label("Title", exact=True).fill(title)
     page.get_by_role("button", name="Add the talk", exact=True).click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Added “{title}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Added “{title}”.", timeout=REACTION_MS
+    )
     # Then the line says when the list is read again, and keeps saying it as they search
     expect(failed).to_have_count(1)
     expect(failed).to_contain_text("Reading it again in 1 s.")
@@ -2112,7 +2169,7 @@ def test_a_file_with_refused_lines_names_each_line_and_imports_nothing(
     # and nothing is added
     expect(
         page.get_by_role("heading", name="This file cannot be imported", exact=True)
-    ).to_be_focused()
+    ).to_be_focused(timeout=REACTION_MS)
     problems = page.locator(".import-errors li")
     expect(problems).to_have_text(
         [
@@ -2152,7 +2209,7 @@ def test_a_line_with_several_problems_is_refused_for_each_in_the_dry_run_s_words
     # (it named only the start naming no zone, and the end once that was fixed)
     expect(
         page.get_by_role("heading", name="This file cannot be imported", exact=True)
-    ).to_be_focused()
+    ).to_be_focused(timeout=REACTION_MS)
     said = [line.removeprefix("talkrate: ") for line in dry.stderr.strip().splitlines()]
     assert dry.returncode == 2, dry.stderr
     assert said[-1] == "2 lines of the file cannot be imported (nothing was imported)"
@@ -2190,7 +2247,7 @@ def test_a_file_fixed_after_its_refusal_and_chosen_again_is_read_again(
     chooser.set_input_files(str(path))  # (by its path, as a file dialog's choice is given)
     expect(
         page.get_by_role("heading", name="This file cannot be imported", exact=True)
-    ).to_be_focused()
+    ).to_be_focused(timeout=REACTION_MS)
     read_at = page.locator("#import-read")
     first = read_at.all_inner_texts()
     read_in = page.evaluate("Math.floor(Date.now() / 1000)")  # (the second it was read in)
@@ -2201,7 +2258,9 @@ def test_a_file_fixed_after_its_refusal_and_chosen_again_is_read_again(
     chooser.set_input_files(str(path))
     # Then it is read again: the page says what the import would do, names the file it read,
     # and a screen reader hears that file with the input (which now holds none)
-    expect(page.get_by_role("heading", name="What the import would do", exact=True)).to_be_focused()
+    expect(page.get_by_role("heading", name="What the import would do", exact=True)).to_be_focused(
+        timeout=REACTION_MS
+    )
     expect(page.locator("form.card")).to_contain_text("1 to add, 0 to change")
     expect(read_at).to_have_text(re.compile(r"^programme\.csv, read at .+\.$"))
     assert first[0].startswith("programme.csv, read at ")
@@ -2211,7 +2270,7 @@ def test_a_file_fixed_after_its_refusal_and_chosen_again_is_read_again(
     page.get_by_role("button", name="Import: add 1, change 0", exact=True).click()
     web.created.append(f"fix-{stem}")
     expect(page.get_by_test_id("admin-message")).to_have_text(
-        "Imported: 1 added, 0 changed, 0 unchanged."
+        "Imported: 1 added, 0 changed, 0 unchanged.", timeout=REACTION_MS
     )
     assert web.runtime.request("GET", f"/talks/fix-{stem}").json["startsAt"] == (
         "2031-06-02T09:00:00Z"
@@ -2239,7 +2298,7 @@ def test_a_file_that_would_send_a_stored_override_is_refused_whole_and_changes_n
     # the field, the stored value and what to do
     expect(
         page.get_by_role("heading", name="This file cannot be imported", exact=True)
-    ).to_be_focused()
+    ).to_be_focused(timeout=REACTION_MS)
     expect(page.locator(".import-errors li")).to_have_text(
         [
             "line 3: the talk's stored room holds U+202E RIGHT-TO-LEFT OVERRIDE (character 6), an "
@@ -2263,7 +2322,7 @@ def test_a_file_that_would_send_a_stored_override_is_refused_whole_and_changes_n
     page.get_by_role("button", name="Import: add 0, change 3", exact=True).click()
     # Then all three are imported
     expect(page.get_by_test_id("admin-message")).to_have_text(
-        "Imported: 0 added, 3 changed, 0 unchanged."
+        "Imported: 0 added, 3 changed, 0 unchanged.", timeout=REACTION_MS
     )
     changed = web.runtime.request("GET", f"/talks/{legacy['id']}").json
     assert (changed["title"], changed["room"]) == (f"Renamed {legacy['title']}", "Room b")
@@ -2343,12 +2402,14 @@ def test_signing_in_and_out_from_the_keyboard_leaves_the_focus_on_the_next_step(
     # When they press Enter
     page.keyboard.press("Enter")
     # Then the focus is on the page's first action, not thrown back to the page's top
-    expect(page.get_by_role("button", name="Add a talk", exact=True)).to_be_focused()
+    expect(page.get_by_role("button", name="Add a talk", exact=True)).to_be_focused(
+        timeout=REACTION_MS
+    )
     # When they sign out
     page.get_by_role("button", name="Sign out", exact=True).focus()
     page.keyboard.press("Enter")
     # Then the focus is on the token's field, ready to sign in again
-    expect(page.get_by_label("Organiser token")).to_be_focused()
+    expect(page.get_by_label("Organiser token")).to_be_focused(timeout=REACTION_MS)
 
 
 def test_an_organiser_downloads_a_talk_s_qr_code_for_the_speaker_s_slides(
@@ -2533,7 +2594,7 @@ def test_a_talk_the_api_refuses_is_said_in_the_form_s_words(
     )
     page.get_by_role("button", name="Add the talk", exact=True).click()
     # Then the refusal names the field, in plain words
-    expect(page.get_by_test_id("admin-message")).to_have_text(said)
+    expect(page.get_by_test_id("admin-message")).to_have_text(said, timeout=REACTION_MS)
 
 
 def in_view(element: Locator) -> bool:
@@ -2561,8 +2622,8 @@ def test_a_refused_save_is_said_beside_the_form_s_buttons_and_names_its_field(
     # Then the reason is said beside the form's buttons, and under the title, which has the
     # keyboard, marked invalid and described by it
     message = page.get_by_test_id("admin-message")
-    expect(message).to_have_text("Not saved: Title: Cannot be empty.")
-    expect(title).to_be_focused()
+    expect(message).to_have_text("Not saved: Title: Cannot be empty.", timeout=REACTION_MS)
+    expect(title).to_be_focused(timeout=REACTION_MS)
     expect(title).to_have_attribute("aria-invalid", "true")
     expect(title).to_have_accessible_description("Cannot be empty.")
     assert in_view(page.locator("#talk-title-error"))
@@ -2572,7 +2633,7 @@ def test_a_refused_save_is_said_beside_the_form_s_buttons_and_names_its_field(
     page.get_by_label("Ends", exact=True).fill("2031-06-02T09:00")
     page.get_by_role("button", name="Add the talk", exact=True).click()
     # Then the refusal of the title is gone, not left standing over a title now filled
-    expect(message).to_have_text("")
+    expect(message).to_have_text("", timeout=REACTION_MS)
     expect(title).not_to_have_attribute("aria-invalid", "true")
     expect(page.locator(".field-error")).to_have_count(0)
     # When they give the talk an id another talk has
@@ -2581,8 +2642,10 @@ def test_a_refused_save_is_said_beside_the_form_s_buttons_and_names_its_field(
     id_field.fill(taken["id"])
     page.get_by_role("button", name="Add the talk", exact=True).click()
     # Then it is said beside the buttons, and at the id, which has the keyboard
-    expect(message).to_contain_text("A talk with this id is already in the programme")
-    expect(id_field).to_be_focused()
+    expect(message).to_contain_text(
+        "A talk with this id is already in the programme", timeout=REACTION_MS
+    )
+    expect(id_field).to_be_focused(timeout=REACTION_MS)
     expect(id_field).to_have_attribute("aria-invalid", "true")
     expect(id_field).to_have_accessible_description(
         "Another talk has this id. Latin letters, digits and . _ : ~ - (no spaces), starting "
@@ -2592,7 +2655,7 @@ def test_a_refused_save_is_said_beside_the_form_s_buttons_and_names_its_field(
     # And when the network fails a save (no field to blame), the reason is in view
     page.route("**/talks", lambda route: route.abort("internetdisconnected"))
     page.get_by_role("button", name="Add the talk", exact=True).click()
-    expect(message).to_contain_text("reach")
+    expect(message).to_contain_text("reach", timeout=REACTION_MS)
     assert in_view(message)
     page.unroute("**/talks")
     # And once the form closes, the page's message line is back above the table
@@ -2765,7 +2828,9 @@ def test_the_language_field_keeps_its_codes_whole_on_a_narrow_phone_with_text_en
         field.fill("Hebrew")
         page.get_by_role("button", name="Save", exact=True).click()
         expect(field).to_have_attribute("aria-invalid", "true")
-        expect(page.get_by_test_id("admin-message")).to_contain_text("Language: Must be")
+        expect(page.get_by_test_id("admin-message")).to_contain_text(
+            "Language: Must be", timeout=REACTION_MS
+        )
         # Then the field's hint, its refusal and the page's words keep each code on one line
         # ("pt-" over "BR" reads as two codes), and say them as before
         expect(page.locator("#talk-language-help")).to_contain_text("en-GB or pt-BR.")
@@ -2823,7 +2888,9 @@ def test_a_form_s_heading_keeps_its_words_whole_and_a_quote_mark_with_its_word_o
         ):
             # When they open the talk's form, the import's, or an empty one
             page.get_by_role("button", name=button, exact=True).click()
-            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_focused()
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_focused(
+                timeout=REACTION_MS
+            )
             # Then no word of its heading is broken where a line of it holds the word whole,
             # a quote mark with its word ("“Testcontainers"), and none runs out of it; in
             # DejaVu Sans none is broken at all (each of the title's words was, at 36.8 px)
@@ -2891,7 +2958,7 @@ def test_what_an_import_would_do_stays_inside_a_narrow_phone_with_text_enlarged(
         )
         expect(
             page.get_by_role("heading", name="What the import would do", exact=True)
-        ).to_be_focused()
+        ).to_be_focused(timeout=REACTION_MS)
         expect(page.locator(".import-preview li")).to_have_count(2)
         # Then the page does not scroll sideways (the titles, in bold, ran out of the form: the
         # page was 331 px wide, 376 in the wider font), and every word of what the import would
@@ -2937,7 +3004,7 @@ def test_a_message_quoting_a_long_title_stays_inside_a_narrow_phone(
         page.get_by_role("button", name=f"Edit {title}", exact=True).click()
         page.get_by_role("button", name="Save", exact=True).click()
         message = page.get_by_test_id("admin-message")
-        expect(message).to_have_text(f"Saved “{title}”.")
+        expect(message).to_have_text(f"Saved “{title}”.", timeout=REACTION_MS)
         # Then the message does not run out of its box, nor the page sideways ("Testcontainers"
         # ran past the notice's side, in the wider font the page scrolled)
         assert page.evaluate(test_web_app.WORDS_IN_THEIR_BOX, "[data-testid=admin-message]") == []
@@ -2991,7 +3058,7 @@ def test_a_refused_token_is_said_at_its_field_and_each_time_it_is_refused_again(
         page.get_by_role("button", name="Sign in", exact=True).click()
         # Then the field is marked refused, and a screen reader hears why at the field, with
         # its hint (the refusal stood apart from it, and the field said it was valid)
-        expect(message).to_have_text("That organiser token is not right.")
+        expect(message).to_have_text("That organiser token is not right.", timeout=REACTION_MS)
         expect(field).to_have_attribute("aria-invalid", "true")
         expect(field).to_have_accessible_description(
             re.compile(r"^That organiser token is not right\. Printed by the service")
@@ -2999,7 +3066,7 @@ def test_a_refused_token_is_said_at_its_field_and_each_time_it_is_refused_again(
     # Given, signed in, a talk's save refused for a token replaced since, and asked again
     token_asked_again(web, page, f"Asked twice {unique_talk_id()[-6:]}")
     again = page.get_by_label("Organiser token")
-    expect(again).to_be_focused()
+    expect(again).to_be_focused(timeout=REACTION_MS)
     problem = page.locator("#organiser-token-again-error")
     problem.evaluate(
         """(line) => {

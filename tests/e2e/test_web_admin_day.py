@@ -16,6 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
+from tests.e2e.conftest import REACTION_MS
 from tests.e2e.test_web_admin import import_file, search_talks, sign_in
 from tests.e2e.test_web_app import WebStack
 
@@ -108,7 +109,7 @@ def test_an_import_ending_leaves_open_the_form_the_organiser_opened_meanwhile(
     # what was typed next went nowhere)
     page.keyboard.type(" too")
     expect(title).to_have_value(f"Typed while importing {stem} too")
-    expect(title).to_be_focused()
+    expect(title).to_be_focused(timeout=REACTION_MS)
     assert all(stored(web, talk_id) is not None for talk_id in ids)
     # And the import's line goes with the form
     form.get_by_role("button", name="Cancel").click()
@@ -164,13 +165,15 @@ def test_a_talk_added_back_after_its_removal_does_not_overwrite_one_added_meanwh
     assert web.as_organiser("DELETE", f"/talks/{talk['id']}").status == 204
     page.get_by_role("button", name="Save").click()
     message = page.get_by_test_id("admin-message")
-    expect(message).to_contain_text("was removed by someone else while you edited it")
+    expect(message).to_contain_text(
+        "was removed by someone else while you edited it", timeout=REACTION_MS
+    )
     # When the other organiser adds a talk under its id, and the first presses Save again
     theirs = web.add_talk(talk["id"], title=f"Theirs {stem}", room="Hall Z")
     page.get_by_role("button", name="Save").click()
     # Then nothing of theirs is overwritten (it was: the form's old title, no precondition),
     # and the form says someone else saved the talk
-    expect(message).to_contain_text("Someone else saved")
+    expect(message).to_contain_text("Someone else saved", timeout=REACTION_MS)
     now = stored(web, talk["id"])
     assert now is not None
     assert (now["title"], now["room"], now["revision"]) == (
@@ -192,7 +195,9 @@ def test_deleting_a_talk_whose_form_is_open_closes_its_form(web: WebStack, page:
     page.get_by_role("button", name=f"Delete {talk['title']}").click()
     # Then the page says it is deleted, and its form is gone with it (left open, its Save said
     # the talk was "removed by someone else")
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{talk['title']}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Deleted “{talk['title']}”.", timeout=REACTION_MS
+    )
     expect(page.get_by_role("heading", name=f"Edit “{talk['title']}”")).to_have_count(0)
     expect(page.get_by_label("Room")).to_have_count(0)
     assert stored(web, talk["id"]) is None
@@ -222,7 +227,7 @@ def test_a_download_after_a_refused_one_says_it_was_downloaded(web: WebStack, pa
         page.get_by_role("button", name="Download results (CSV)").click()
     # Then the line says so, in the refusal's place (it kept saying nothing was downloaded)
     name = download.value.suggested_filename
-    expect(message).to_have_text(f"Downloaded the results: {name}.")
+    expect(message).to_have_text(f"Downloaded the results: {name}.", timeout=REACTION_MS)
     assert refused != message.text_content()
 
 
@@ -252,8 +257,12 @@ def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page
     # Then the page asks for the token again, and says what went in before the refusal (it
     # said only that the token was refused)
     message = page.get_by_test_id("admin-message")
-    expect(message).to_contain_text("Your organiser token was refused: sign in again.")
-    expect(message).to_contain_text("The import stopped there: 1 added, 0 changed; 2 not sent.")
+    expect(message).to_contain_text(
+        "Your organiser token was refused: sign in again.", timeout=REACTION_MS
+    )
+    expect(message).to_contain_text(
+        "The import stopped there: 1 added, 0 changed; 2 not sent.", timeout=REACTION_MS
+    )
     assert [stored(web, talk_id) is not None for talk_id in ids] == [True, False, False]
 
 
@@ -298,7 +307,8 @@ def test_a_token_refused_mid_import_says_the_file_s_paused_talks_too(
     expect(message).to_have_text(
         "Your organiser token was refused: sign in again. The import stopped there: 1 added, "
         f"0 changed; 2 not sent. 1 talk is paused (ratings refused): \u201c{paused['title']}\u201d "
-        "\u2014 once you are signed in again, \u201cResume ratings\u201d in its row opens it again."
+        "\u2014 once you are signed in again, \u201cResume ratings\u201d in its row opens it again.",
+        timeout=REACTION_MS,
     )
     assert [stored(web, talk_id) is not None for talk_id in ids] == [True, False, False]
 
@@ -521,12 +531,13 @@ def test_a_saved_talk_s_not_in_the_list_note_goes_once_the_list_shows_it(
     message = page.get_by_test_id("admin-message")
     expect(message).to_have_text(
         f"Saved “Cloud patterns {stem}”. It does not match the search “Talk 5 {stem}”, so the "
-        "list does not show it."
+        "list does not show it.",
+        timeout=REACTION_MS,
     )
     # When they search for its new title
     search_talks(page, f"Cloud patterns {stem}", 1)
     # Then the page no longer says the list does not show it (it said so, the talk right under it)
-    expect(message).to_have_text(f"Saved “Cloud patterns {stem}”.")
+    expect(message).to_have_text(f"Saved “Cloud patterns {stem}”.", timeout=REACTION_MS)
 
 
 def test_the_import_form_says_a_spreadsheet_s_semicolons_or_tabs_are_read(
@@ -566,7 +577,7 @@ def test_a_talk_s_qr_code_download_is_said(web: WebStack, page: Page) -> None:
     name = download.value.suggested_filename
     assert name == f"talkrate-qr-{talk['id']}.svg"
     expect(page.get_by_test_id("admin-message")).to_have_text(
-        f"Downloaded the QR code of “{talk['title']}”: {name}."
+        f"Downloaded the QR code of “{talk['title']}”: {name}.", timeout=REACTION_MS
     )
 
 
@@ -586,11 +597,11 @@ def test_signing_out_says_so_politely(web: WebStack, page: Page) -> None:
     # And the token's field has the keyboard, empty, as the pressed button is gone; the tab
     # keeps no token
     field = page.get_by_label("Organiser token")
-    expect(field).to_be_focused()
+    expect(field).to_be_focused(timeout=REACTION_MS)
     expect(field).to_have_value("")
     assert page.evaluate("sessionStorage.getItem('talkrate.organiser')") is None
     # And signing in again says nothing of it
     field.fill(web.token)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Add a talk")).to_be_focused()
-    expect(page.get_by_test_id("admin-message")).to_be_empty()
+    expect(page.get_by_role("button", name="Add a talk")).to_be_focused(timeout=REACTION_MS)
+    expect(page.get_by_test_id("admin-message")).to_be_empty(timeout=REACTION_MS)

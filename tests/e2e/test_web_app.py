@@ -45,7 +45,14 @@ from talkrate_cli.programme import slug, speakers_from_cell, write_results
 from talkrate_local.web_assets import served
 from tests.backends import WEB_LIMITS_RATINGS, WEB_LIMITS_TALKS, WEB_RATINGS, WEB_TALKS
 from tests.builders import load_script, unique_talk_id
-from tests.e2e.conftest import Answer, Runtime, start_admin_runtime, stop_runtime, wait_for
+from tests.e2e.conftest import (
+    REACTION_MS,
+    Answer,
+    Runtime,
+    start_admin_runtime,
+    stop_runtime,
+    wait_for,
+)
 from tests.export_cells import AVERAGE_CELLS, FORMULA_CELLS, formula_starts, listed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -412,7 +419,7 @@ def test_a_tap_waiting_for_the_event_code_says_so_and_a_wrong_code_is_said_at_it
     # When they tap 5, and the service asks for the event code
     star(page, 5).click()
     field = page.get_by_label("Event code")
-    expect(field).to_be_focused()
+    expect(field).to_be_focused(timeout=REACTION_MS)
     # Then their line says the 5 waits for the code ("Choose a star to rate this talk" was
     # heard with the tap held)
     expect(own).to_have_text("Your 5 out of 5 is sent once you give the event code.")
@@ -776,7 +783,9 @@ def test_an_organiser_editing_a_talk_keeps_speakers_whose_names_hold_a_comma(
     )
     page.get_by_label("Room", exact=True).fill("Hall B")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{title}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Saved “{title}”.", timeout=REACTION_MS
+    )
     # Then the talk has the same two speakers, each name whole
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["room"], stored["speakers"]) == ("Hall B", speakers)
@@ -823,7 +832,7 @@ def test_a_search_that_matches_nothing_says_so_and_leads_back_to_every_talk(
     page.get_by_role("button", name="Show all talks").click()
     expect(cards).to_have_count(everything)
     expect(page.get_by_label("Search talks")).to_have_value("")
-    expect(page.get_by_label("Search talks")).to_be_focused()
+    expect(page.get_by_label("Search talks")).to_be_focused(timeout=REACTION_MS)
 
 
 # The leaderboard messages a page took from its live channel, each counted once the page's own
@@ -876,7 +885,9 @@ def test_a_search_that_matches_nothing_is_not_said_again_as_ratings_arrive(
         shown.wait_for_function("() => window.boardMessages >= 1")
         # Then the line is not written again (a screen reader said it again at each rating),
         # and "Show all talks" keeps the keyboard focus (it fell to the page's start)
-        expect(shown.get_by_role("button", name="Show all talks")).to_be_focused()
+        expect(shown.get_by_role("button", name="Show all talks")).to_be_focused(
+            timeout=REACTION_MS
+        )
         assert shown.evaluate("window.noMatchWrites") == 0
     # And it still leads back to every talk
     page.keyboard.press("Enter")
@@ -1057,7 +1068,9 @@ def sign_in_after_a_wrong_token(web: WebStack, page: Page) -> None:
     page.goto(web.url("/app/admin"))
     page.get_by_label("Organiser token").fill("not-the-token")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text("That organiser token is not right.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        "That organiser token is not right.", timeout=REACTION_MS
+    )
     page.get_by_label("Organiser token").fill(web.token)
     page.get_by_role("button", name="Sign in").click()
 
@@ -1082,14 +1095,16 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
         (now + timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M")
     )
     page.get_by_role("button", name="Add the talk").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Added “{title}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Added “{title}”.", timeout=REACTION_MS
+    )
     row = page.get_by_role("row").filter(has_text=title)
     talk_id = row.locator(".talk-id").inner_text()
     web.created.append(talk_id)
     assert talk_id.startswith("organise-unicode-")  # accents dropped, not turned into dashes
     # And opening a talk's form clears the last action's words (they are not about this form)
     page.get_by_role("button", name=f"Edit {title}").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text("")
+    expect(page.get_by_test_id("admin-message")).to_have_text("", timeout=REACTION_MS)
     page.get_by_role("button", name="Cancel").click()
     # Then the programme shows it, among the talks running now (first), found by its speaker
     page.goto(web.url("/app/"))
@@ -1133,11 +1148,15 @@ def test_an_organiser_adds_a_talk_that_the_programme_shows_and_the_csv_counts(
     page.get_by_role("button", name=f"Edit {title}").click()
     page.get_by_label("Room", exact=True).fill("Hall X")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{title}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Saved “{title}”.", timeout=REACTION_MS
+    )
     assert web.runtime.request("GET", f"/talks/{talk_id}").json["room"] == "Hall X"
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Delete {title}").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{title}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Deleted “{title}”.", timeout=REACTION_MS
+    )
     expect(page.get_by_role("row").filter(has_text=title)).to_have_count(0)
     assert web.runtime.request("GET", f"/talks/{talk_id}").status == 404
 
@@ -2170,7 +2189,7 @@ def test_a_talk_page_whose_talk_was_deleted_says_so_and_offers_no_stars(
     expect(page.get_by_role("link", name="See the programme")).to_be_visible()
     expect(page.locator("button.star")).to_have_count(0)
     if noticed_by == "a tap":
-        expect(heading).to_be_focused()
+        expect(heading).to_be_focused(timeout=REACTION_MS)
 
 
 def test_before_the_talk_is_read_its_figures_are_not_shown_as_none(
@@ -3295,7 +3314,7 @@ def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page:
     the_page_reads_again(page)
     expect(card).to_contain_text("2 ratings", timeout=15_000)
     # Then the focus is still on the talk's link, not thrown back to the top of the page
-    expect(link).to_be_focused()
+    expect(link).to_be_focused(timeout=REACTION_MS)
     # Given the same user on the leaderboard of that track, on the talk's link
     page.goto(web.url(f"/app/leaderboard?track={quote(track)}"))
     count = page.locator("table.board tbody tr").first.locator("td.num").last
@@ -3309,7 +3328,7 @@ def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page:
     the_page_reads_again(page)
     expect(count).to_have_text("3", timeout=15_000)
     # Then the focus stays on that link
-    expect(link).to_be_focused()
+    expect(link).to_be_focused(timeout=REACTION_MS)
     # Given two more talks of the track, and the user back on the programme, on the first's link
     after = web.add_talk(title="Focus next in line", track=track)
     last = web.add_talk(title="Focus then last", track=track)
@@ -3323,7 +3342,7 @@ def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page:
     the_page_reads_again(page)
     # Then the focus goes to the link of the talk that took its place, not to the page's start
     expect(cards).to_have_count(2, timeout=15_000)
-    expect(page.get_by_role("link", name="Focus next in line")).to_be_focused()
+    expect(page.get_by_role("link", name="Focus next in line")).to_be_focused(timeout=REACTION_MS)
     # Given an organiser on the track's talks, on the last one's Edit
     page.goto(web.url(f"/app/admin?q={quote(track)}"))
     page.get_by_label("Organiser token").fill(web.token)
@@ -3337,7 +3356,9 @@ def test_live_updates_leave_the_keyboard_focus_where_it_was(web: WebStack, page:
     the_page_reads_again(page)
     # Then the focus goes to the Edit of the talk now last, as after the organiser's own delete
     expect(rows).to_have_count(1, timeout=15_000)
-    expect(page.get_by_role("button", name=f"Edit {after['title']}")).to_be_focused()
+    expect(page.get_by_role("button", name=f"Edit {after['title']}")).to_be_focused(
+        timeout=REACTION_MS
+    )
 
 
 @pytest.mark.parametrize("where", ["programme", "leaderboard", "organisers' table"])
@@ -3369,7 +3390,7 @@ def test_a_focused_title_link_keeps_the_focus_when_another_renames_its_talk(
     renamed = page.get_by_role("link", name="Named after")
     expect(renamed).to_be_visible()
     # Then the keyboard focus is on the talk's new link, not thrown back to the page's start
-    expect(renamed).to_be_focused()
+    expect(renamed).to_be_focused(timeout=REACTION_MS)
     expect(page.get_by_role("link", name="Named before")).to_have_count(0)
 
 
@@ -3997,24 +4018,32 @@ def test_an_organiser_s_keyboard_focus_comes_back_to_the_table_after_editing(
     # When they open the editor from the keyboard and cancel it
     edit.focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name=f"Edit “{first['title']}”")).to_be_focused()
+    expect(page.get_by_role("heading", name=f"Edit “{first['title']}”")).to_be_focused(
+        timeout=REACTION_MS
+    )
     page.get_by_role("button", name="Cancel").focus()
     page.keyboard.press("Enter")
     # Then the focus is back on the button they pressed, not at the top of the page
-    expect(edit).to_be_focused()
+    expect(edit).to_be_focused(timeout=REACTION_MS)
     # When they edit it and save
     page.keyboard.press("Enter")
     page.get_by_label("Room", exact=True).fill("Hall F")
     page.get_by_role("button", name="Save").focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{first['title']}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Saved “{first['title']}”.", timeout=REACTION_MS
+    )
     # Then the focus is on that talk's Edit button, in the redrawn table
-    expect(page.get_by_role("button", name=f"Edit {first['title']}")).to_be_focused()
+    expect(page.get_by_role("button", name=f"Edit {first['title']}")).to_be_focused(
+        timeout=REACTION_MS
+    )
     # When they delete the second talk
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Delete {second['title']}").focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{second['title']}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Deleted “{second['title']}”.", timeout=REACTION_MS
+    )
     # Then the focus stays in the table (or on "Add a talk"), not on the page's body, however
     # soon the removal's catalog message takes the row away
     assert page.evaluate("document.activeElement.tagName") == "BUTTON"
@@ -4055,7 +4084,8 @@ def test_an_organiser_on_a_phone_reaches_every_talk_s_edit_and_reads_refusals_pl
     # Then the message says what to do, in the form's words
     expect(page.get_by_test_id("admin-message")).to_have_text(
         "A talk with this id is already in the programme: give the new one an id of its own "
-        "(the Id field), or edit that talk in the list."
+        "(the Id field), or edit that talk in the list.",
+        timeout=REACTION_MS,
     )
 
 
@@ -4085,7 +4115,8 @@ def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explain
         f"Someone else saved “{title}” while you edited it (they changed the title and the room): "
         "nothing was saved. The form now shows their version with your changes to the room; "
         "you both changed the room, and the form keeps yours: Save again to apply your changes, "
-        "or Cancel."
+        "or Cancel.",
+        timeout=REACTION_MS,
     )
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["title"], stored["room"]) == (renamed, "Hall B")
@@ -4095,11 +4126,13 @@ def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explain
     expect(page.get_by_label("Room", exact=True)).to_have_value("Hall C")
     # And saving again, knowingly, applies this organiser's room without undoing their title
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Saved “{renamed}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Saved “{renamed}”.", timeout=REACTION_MS
+    )
     # (the list the page reads again after a save, read whole before the next change below, as
     # the saved row's Edit button taking the focus tells: a read still on its way then would
     # bring that change, and the page would rightly delete)
-    expect(page.get_by_role("button", name=f"Edit {renamed}")).to_be_focused()
+    expect(page.get_by_role("button", name=f"Edit {renamed}")).to_be_focused(timeout=REACTION_MS)
     stored = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (stored["title"], stored["room"]) == (renamed, "Hall C")
     title = renamed
@@ -4112,13 +4145,16 @@ def test_an_organiser_s_save_over_a_change_made_meanwhile_is_stopped_and_explain
     page.get_by_role("button", name=f"Delete {title}").click()
     expect(page.get_by_test_id("admin-message")).to_contain_text(
         f"“{title}” was changed or removed by someone else since this list was loaded: "
-        "nothing was deleted."
+        "nothing was deleted.",
+        timeout=REACTION_MS,
     )
     assert web.runtime.request("GET", f"/talks/{talk['id']}").status == 200
     # And from the list drawn again, it goes
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Delete {title}").click()
-    expect(page.get_by_test_id("admin-message")).to_have_text(f"Deleted “{title}”.")
+    expect(page.get_by_test_id("admin-message")).to_have_text(
+        f"Deleted “{title}”.", timeout=REACTION_MS
+    )
     assert web.runtime.request("GET", f"/talks/{talk['id']}").status == 404
 
 

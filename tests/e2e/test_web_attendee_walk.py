@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import REACTION_MS, wait_for
 from tests.e2e.test_web_app import (
     PHONE,
     WebStack,
@@ -218,7 +218,7 @@ def test_the_event_code_asked_for_the_first_time_is_no_error(web: WebStack, page
     # When the attendee taps a star
     star(page, 3).click()
     field = page.get_by_label("Event code")
-    expect(field).to_be_focused()
+    expect(field).to_be_focused(timeout=REACTION_MS)
     # Then the field asks for the code, once, and nothing is said in red as if they had done
     # something wrong ("This event asks for its code." stood in the error line above the
     # field's own "This event asks for its code (on your badge …)")

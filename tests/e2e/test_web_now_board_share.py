@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
+from tests.e2e.conftest import REACTION_MS
 from tests.e2e.test_web_app import PROJECTORS, TALK_PAGE, WebStack, an_hour_from
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
@@ -117,7 +118,9 @@ def test_a_long_day_offers_a_jump_back_to_what_is_on_now(web: WebStack, page: Pa
     expect(jump).to_be_in_viewport()
     jump.click()
     expect(now_card).to_be_in_viewport()
-    expect(page.get_by_role("link", name="On now here", exact=True)).to_be_focused()
+    expect(page.get_by_role("link", name="On now here", exact=True)).to_be_focused(
+        timeout=REACTION_MS
+    )
     expect(jump).to_be_hidden()
 
 

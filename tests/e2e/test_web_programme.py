@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, e
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import REACTION_MS, wait_for
 from tests.e2e.test_web_app import PublishedApp, WebStack, an_hour_from, live_connections
 
 # test_web_app's fixtures: its runtime (one for this module), the browser, a phone and its page.
@@ -171,7 +171,7 @@ def test_back_from_a_talk_returns_to_the_same_place_in_the_programme(
     link, scrolled = the_21st_of_30_opened(web, page)
     page.go_back()
     # Then the programme is where they left it, the keyboard on the talk they came from
-    expect(link).to_be_focused()
+    expect(link).to_be_focused(timeout=REACTION_MS)
     assert abs(page.evaluate("window.scrollY") - scrolled) <= 1
 
 
@@ -188,7 +188,7 @@ def test_back_that_loads_a_newer_version_returns_to_the_same_place_too(
     page.go_back()
     # Then the programme is loaded whole in the newer version, where they left it, the keyboard
     # on the talk they came from
-    expect(link).to_be_focused()
+    expect(link).to_be_focused(timeout=REACTION_MS)
     assert app.running(page) == ["/app/b/b2b2b2b2b2b2b2b2/js/main.js"]
     assert abs(page.evaluate("window.scrollY") - scrolled) <= 1
     # And a reload afterwards is a reload: the page from its top
@@ -313,10 +313,10 @@ def test_skip_to_content_moves_to_the_page_without_drawing_it_again(
     reads.clear()
     # When a keyboard user follows "Skip to content"
     page.keyboard.press("Tab")
-    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused(timeout=REACTION_MS)
     page.keyboard.press("Enter")
     # Then the keyboard is in the page's content, which is the same page, not read again
-    expect(page.locator("main")).to_be_focused()
+    expect(page.locator("main")).to_be_focused(timeout=REACTION_MS)
     assert page.evaluate("window.drawn === document.querySelector('main h1')")
     assert page.url.endswith("#main")
     assert reads == []
@@ -1256,22 +1256,24 @@ def test_on_a_small_phone_a_300_character_title_is_cut_to_keep_the_stars_on_scre
         page.keyboard.press("Enter")
         less = page.get_by_role("button", name="Show less of the title")
         expect(less).to_have_attribute("aria-expanded", "true")
-        expect(less).to_be_focused()
+        expect(less).to_be_focused(timeout=REACTION_MS)
         shown, whole = title.evaluate(LINES)
         assert whole - shown < 0.5, (shown, whole)
         # And a second press cuts it again, the focus still on the button
         page.keyboard.press("Space")
         expect(more).to_have_attribute("aria-expanded", "false")
-        expect(more).to_be_focused()
+        expect(more).to_be_focused(timeout=REACTION_MS)
         assert title.evaluate(LINES)[0] < whole - 3
         # And with the phone turned, the speakers cut too, the button keeps the focus
         page.set_viewport_size({"width": 568, "height": 320})
-        expect(page.get_by_role("button", name="Show the whole title and speakers")).to_be_focused()
+        expect(page.get_by_role("button", name="Show the whole title and speakers")).to_be_focused(
+            timeout=REACTION_MS
+        )
         # And on a taller screen (a window made larger) it is whole again, the keyboard on the
         # title the button opened, not on the page's start
         page.set_viewport_size({"width": 390, "height": 844})
         expect(more).to_be_hidden()
-        expect(title).to_be_focused()
+        expect(title).to_be_focused(timeout=REACTION_MS)
         shown, whole = title.evaluate(LINES)
         assert whole - shown < 0.5, (shown, whole)
     finally:
@@ -1486,7 +1488,7 @@ def test_a_track_added_while_a_keyboard_user_is_on_the_track_field_leaves_them_t
     expect(field.locator("option", has_text=f"New {stem}")).to_have_count(1, timeout=10_000)
     # Then the keyboard focus is still on the field, its track still chosen: not thrown back
     # to the top of the page
-    expect(field).to_be_focused()
+    expect(field).to_be_focused(timeout=REACTION_MS)
     expect(field).to_have_value(chosen)
     # And the next arrow key moves on from there
     page.keyboard.press("ArrowDown")
@@ -1511,7 +1513,7 @@ def test_a_track_added_while_the_leaderboard_is_open_can_be_chosen_there_at_once
     # keeping the track chosen and the focus
     expect(field.locator("option", has_text=f"New {stem}")).to_have_count(1, timeout=10_000)
     expect(field).to_have_value(f"Before {stem}")
-    expect(field).to_be_focused()
+    expect(field).to_be_focused(timeout=REACTION_MS)
 
 
 def test_a_leaderboard_link_to_a_track_no_talk_has_shows_that_track_chosen(

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e import test_web_app
+from tests.e2e.conftest import REACTION_MS
 from tests.e2e.test_web_admin import sign_in
 from tests.e2e.test_web_app import WebStack, star, waited_on
 from tests.e2e.test_web_talk_page import WAITING, attendee_with_a_pass, kept_rating, posts_for
@@ -53,7 +54,7 @@ def test_an_organiser_pauses_a_talk_and_open_pages_follow_live(
             row.get_by_role("button", name=f"Pause ratings {talk['title']}").click()
             # Then the row says so, and offers to resume them
             expect(organiser.get_by_test_id("admin-message")).to_contain_text(
-                "Paused the ratings of"
+                "Paused the ratings of", timeout=REACTION_MS
             )
             expect(row.get_by_test_id("rating-state")).to_have_text("Rating paused")
             resume = row.get_by_role("button", name=f"Resume ratings {talk['title']}")

@@ -29,6 +29,7 @@ from tests.backends import WEB_RATINGS, WEB_TALKS
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
 from tests.e2e.conftest import (
+    REACTION_MS,
     Runtime,
     start_admin_runtime,
     start_brief_pass_runtime,
@@ -1197,14 +1198,14 @@ def test_after_the_event_code_the_keyboard_focus_is_on_the_star_being_sent(
     page.goto(web.url(TALK_PAGE.format(id=talk["id"])))
     star(page, 4).focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Event code")).to_be_focused()
+    expect(page.get_by_label("Event code")).to_be_focused(timeout=REACTION_MS)
     # When they type the code and press Enter
     page.keyboard.type(web_app.EVENT_CODE)
     page.keyboard.press("Enter")
     # Then their rating is counted, and the keyboard is on the star they chose, not thrown
     # back to the page's top with the form that went away
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5")
-    expect(star(page, 4)).to_be_focused()
+    expect(star(page, 4)).to_be_focused(timeout=REACTION_MS)
 
 
 def test_a_room_screen_set_up_the_day_before_says_which_day_rating_opens(
@@ -1909,7 +1910,7 @@ def test_a_rating_tapped_while_the_talk_cannot_be_read_keeps_its_words_over_the_
     clock_until(page, lambda: heading.text_content() == talk["title"], step_ms=1_000, most=15)
     expect(heading).to_have_text(talk["title"])
     expect(read_line).to_be_hidden()
-    expect(page.get_by_label("Event code")).to_be_focused()
+    expect(page.get_by_label("Event code")).to_be_focused(timeout=REACTION_MS)
     expect(message).to_be_empty()
     enter_event_code(page)
     expect(page.get_by_test_id("own-rating")).to_contain_text("You rated 4 out of 5.")
@@ -2384,7 +2385,7 @@ def test_the_whole_title_opened_from_the_keyboard_leaves_its_button_in_view(
         # Then the button keeps the focus, and is on the screen, its focus ring too (the whole
         # title had put it below, out of sight): scrolled to, by no more than it takes
         less = page.get_by_role("button", name="Show less of the title")
-        expect(less).to_be_focused()
+        expect(less).to_be_focused(timeout=REACTION_MS)
         shown, whole = title.evaluate(LINES)
         assert whole - shown < 0.5, (shown, whole)
         above, below, height = less.evaluate(ON_SCREEN)
@@ -2398,7 +2399,7 @@ def test_the_whole_title_opened_from_the_keyboard_leaves_its_button_in_view(
             assert title.evaluate(ON_SCREEN)[0] >= 0
         # When they cut it again, the button is in view again, the focus on it
         page.keyboard.press("Enter")
-        expect(more).to_be_focused()
+        expect(more).to_be_focused(timeout=REACTION_MS)
         above, below, height = more.evaluate(ON_SCREEN)
         assert above >= 0, (above, below, height)
         assert below + 5 <= height, (above, below, height)

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
+from tests.e2e.conftest import REACTION_MS
 from tests.e2e.test_web_admin import import_file, saved_by_another_organiser, sign_in
 from tests.e2e.test_web_app import SCREEN, TALK_PAGE, WebStack, an_hour_from
 from tests.venue_cells import VENUE_CELLS
@@ -347,7 +348,7 @@ def test_a_config_read_late_changes_no_zone_under_an_open_form(
             assert datetime.now(UTC) < deadline, reads
             page.wait_for_timeout(200)
         page.get_by_role("button", name="Save").click()
-        expect(page.get_by_test_id("admin-message")).to_contain_text("Saved")
+        expect(page.get_by_test_id("admin-message")).to_contain_text("Saved", timeout=REACTION_MS)
         # Then the talk is where it was (its Los Angeles wall times were read as Berlin's, 9 h
         # off), and the page stays in one zone
         after = web.runtime.request("GET", f"/talks/{talk['id']}").json
@@ -403,7 +404,7 @@ def test_the_talk_form_asks_which_of_a_repeated_hour_and_takes_the_venue_s_wall_
     which.select_option("0")
     organiser.get_by_role("button", name="Add the talk").click()
     expect(organiser.get_by_test_id("admin-message")).to_contain_text(
-        f"Added “At the clock change {stem}”."
+        f"Added “At the clock change {stem}”.", timeout=REACTION_MS
     )
     web.created.append(f"fold-{stem}")
     # Then the API holds the first 02:30 (summer time, 00:30 UTC) and 03:30 winter time
@@ -420,7 +421,7 @@ def test_the_talk_form_asks_which_of_a_repeated_hour_and_takes_the_venue_s_wall_
     organiser.get_by_label("Starts", exact=True).fill("2026-10-25T19:00")
     organiser.get_by_label("Ends", exact=True).fill("2026-10-25T20:00")
     organiser.get_by_role("button", name="Save").click()
-    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved")
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved", timeout=REACTION_MS)
     # Then the API holds Berlin's 19:00 (18:00 UTC), not Los Angeles'
     saved = web.runtime.request("GET", f"/talks/fold-{stem}").json
     assert (saved["startsAt"], saved["endsAt"]) == ("2026-10-25T18:00:00Z", "2026-10-25T19:00:00Z")
@@ -443,7 +444,7 @@ def test_a_talk_from_the_first_to_the_second_of_a_repeated_hour_can_be_added(
     organiser.get_by_role("button", name="Add the talk").click()
     # Then it is added (it was "The end must be after the start."), 00:45 to 01:15 UTC
     expect(organiser.get_by_test_id("admin-message")).to_contain_text(
-        f"Added “Over the change {stem}”."
+        f"Added “Over the change {stem}”.", timeout=REACTION_MS
     )
     web.created.append(f"over-{stem}")
     saved = web.runtime.request("GET", f"/talks/over-{stem}").json
@@ -468,7 +469,7 @@ def test_a_talk_over_the_repeated_hour_is_saved_with_its_times_untouched(
     organiser.get_by_role("button", name="Save").click()
     # Then it is saved, its times as they were (the end's 02:15 was read as the first one,
     # before the start: "The end must be after the start.", and nothing could be saved)
-    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved")
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved", timeout=REACTION_MS)
     saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (saved["title"], saved["startsAt"], saved["endsAt"]) == (
         f"Across the clock change {stem}",
@@ -511,7 +512,7 @@ def test_the_choice_follows_the_field_and_moves_a_talk_to_the_other_of_a_repeate
     # When they choose the first and save
     which.select_option("0")
     organiser.get_by_role("button", name="Save").click()
-    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved")
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved", timeout=REACTION_MS)
     # Then the talk is at the first 02:30, 00:30 UTC (it stayed at 01:30, "Saved")
     saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (saved["startsAt"], saved["endsAt"]) == ("2027-10-31T00:30:00Z", "2027-10-31T03:00:00Z")
@@ -543,14 +544,15 @@ def test_a_talk_moved_to_the_other_of_a_repeated_hour_keeps_the_move_over_someon
     message = organiser.get_by_test_id("admin-message")
     expect(message).to_contain_text(
         "(they changed the room and the end): nothing was saved. The form now shows their "
-        "version with your changes to the start: Save again to apply your changes, or Cancel."
+        "version with your changes to the start: Save again to apply your changes, or Cancel.",
+        timeout=REACTION_MS,
     )
     expect(organiser.get_by_label("Room", exact=True)).to_have_value("Hall B")
     expect(organiser.get_by_label("Starts", exact=True)).to_have_value("2028-10-29T02:30")
     expect(which).to_have_value("0")
     # And saving again keeps both: their room and end, the first 02:30
     organiser.get_by_role("button", name="Save").click()
-    expect(message).to_contain_text(f"Saved “Half two, first {stem}”.")
+    expect(message).to_contain_text(f"Saved “Half two, first {stem}”.", timeout=REACTION_MS)
     saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (saved["room"], saved["startsAt"], saved["endsAt"]) == (
         "Hall B",
@@ -584,12 +586,13 @@ def test_a_move_to_the_other_of_a_repeated_hour_stands_over_someone_else_s_new_s
     message = organiser.get_by_test_id("admin-message")
     expect(message).to_contain_text(
         "(they changed the start): nothing was saved. The form now shows their version with "
-        "your changes to the start; you both changed the start, and the form keeps yours"
+        "your changes to the start; you both changed the start, and the form keeps yours",
+        timeout=REACTION_MS,
     )
     expect(organiser.get_by_label("Starts", exact=True)).to_have_value("2028-10-29T02:30")
     expect(which).to_have_value("0")
     organiser.get_by_role("button", name="Save").click()
-    expect(message).to_contain_text(f"Saved “Half two, both {stem}”.")
+    expect(message).to_contain_text(f"Saved “Half two, both {stem}”.", timeout=REACTION_MS)
     saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert (saved["startsAt"], saved["endsAt"]) == ("2028-10-29T00:30:00Z", "2028-10-29T03:00:00Z")
 
@@ -619,11 +622,12 @@ def test_a_move_to_the_other_of_a_repeated_hour_is_not_said_saved_by_an_earlier_
     message = organiser.get_by_test_id("admin-message")
     expect(message).to_contain_text(
         "(they changed the title): nothing was saved. The form now shows their version with "
-        "your changes to the title and the start"
+        "your changes to the title and the start",
+        timeout=REACTION_MS,
     )
     expect(which).to_have_value("0")
     organiser.get_by_role("button", name="Save").click()
-    expect(message).to_contain_text(f"Saved “Half two, fixed {stem}”.")
+    expect(message).to_contain_text(f"Saved “Half two, fixed {stem}”.", timeout=REACTION_MS)
     saved = web.runtime.request("GET", f"/talks/{talk['id']}").json
     assert saved["startsAt"] == "2028-10-29T00:30:00Z"
 
@@ -656,7 +660,9 @@ def test_a_device_in_berlin_without_a_venue_s_zone_is_asked_which_of_a_repeated_
     # When they choose the second and add it
     page.get_by_label("Which Starts time").select_option("1")
     page.get_by_role("button", name="Add the talk").click()
-    expect(page.get_by_test_id("admin-message")).to_contain_text(f"Added “Device's change {stem}”.")
+    expect(page.get_by_test_id("admin-message")).to_contain_text(
+        f"Added “Device's change {stem}”.", timeout=REACTION_MS
+    )
     web.created.append(f"devfold-{stem}")
     # Then it starts at the second 02:30 (winter time, 01:30 UTC)
     saved = web.runtime.request("GET", f"/talks/devfold-{stem}").json
@@ -687,7 +693,9 @@ def test_a_wall_time_the_venue_s_clocks_skip_is_refused_at_its_field(
     organiser.get_by_role("button", name="Add the talk").click()
     web.created.append(f"gap-{stem}")
     # Then it is added, at Berlin's summer 03:30
-    expect(organiser.get_by_test_id("admin-message")).to_contain_text(f"Added “In the gap {stem}”.")
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text(
+        f"Added “In the gap {stem}”.", timeout=REACTION_MS
+    )
     assert (
         web.runtime.request("GET", f"/talks/gap-{stem}").json["startsAt"] == "2027-03-28T01:30:00Z"
     )
@@ -725,7 +733,7 @@ def test_an_import_reads_a_time_without_a_zone_as_the_venue_s(
     organiser.get_by_role("button", name="Import: add 1, change 0").click()
     web.created.append(f"naive-{stem}")
     expect(organiser.get_by_test_id("admin-message")).to_have_text(
-        "Imported: 1 added, 0 changed, 0 unchanged."
+        "Imported: 1 added, 0 changed, 0 unchanged.", timeout=REACTION_MS
     )
     # Then its times are Berlin's 10:00 and 10:45 (09:00 and 09:45 UTC)
     saved = web.runtime.request("GET", f"/talks/naive-{stem}").json
