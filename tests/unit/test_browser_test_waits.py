@@ -178,3 +178,80 @@ def test_the_check_names_the_waits_that_sleep_on_a_route_s_or_a_listener_s_list(
         "19: lambda: len(heard) > 1",
         "20: lambda: len(keys) == 2",
     ]
+
+
+# What the page shows only in answer to the test's own action, never by a read of its own later:
+# an expect of it takes conftest.REACTION_MS, which no later poll can pass in its place.
+ANSWERS = {("get_by_test_id", "admin-message")}
+REACTIONS = {"to_be_focused"}
+
+
+def _an_answer(node: ast.AST, bound: set[str]) -> bool:
+    """`….get_by_test_id("admin-message")`, or a name bound to it in the test."""
+    if isinstance(node, ast.Name):
+        return node.id in bound
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+        and (node.func.attr, node.args[0].value) in ANSWERS
+    )
+
+
+def reactions_on_the_default_timeout(source: str) -> list[ast.Call]:
+    """Each positive `expect(…)` assertion on the organisers' message, and each
+    `to_be_focused()`, given no timeout of its own."""
+    found = []
+    for function in ast.parse(source).body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        bound = {
+            target.id
+            for node in ast.walk(function)
+            if isinstance(node, ast.Assign) and _an_answer(node.value, set())
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(function):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Call)
+                and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "expect"
+                and node.func.value.args
+                and not node.func.attr.startswith("not_")
+                and not any(keyword.arg == "timeout" for keyword in node.keywords)
+            ):
+                continue
+            if node.func.attr in REACTIONS or _an_answer(node.func.value.args[0], bound):
+                found.append(node)
+    return found
+
+
+@pytest.mark.parametrize("path", BROWSER_TESTS, ids=lambda path: path.name)
+def test_a_wait_for_the_page_s_answer_to_the_test_s_action_is_given_time_on_a_loaded_machine(
+    path: object,
+) -> None:
+    source = path.read_text()  # type: ignore[attr-defined]
+    found = reactions_on_the_default_timeout(source)
+    assert [f"{n.lineno}: {ast.get_source_segment(source, n)}" for n in found] == []
+
+
+REACTION_SAMPLE = """
+def test_sample(page, organiser):
+    message = page.get_by_test_id("admin-message")
+    expect(message).to_have_text("Saved")
+    expect(organiser.get_by_test_id("admin-message")).to_contain_text("Saved")
+    expect(page.get_by_role("button", name="Edit")).to_be_focused()
+    expect(message).to_have_text("Deleted", timeout=REACTION_MS)
+    expect(page.get_by_role("heading")).to_be_focused(timeout=REACTION_MS)
+    expect(message).not_to_contain_text("Imported")
+    expect(page.get_by_test_id("total")).to_have_text("1 rating")
+"""
+
+
+def test_the_check_names_the_waits_for_an_answer_left_at_playwright_s_default() -> None:
+    found = reactions_on_the_default_timeout(REACTION_SAMPLE)
+    assert [node.lineno for node in found] == [4, 5, 6]
