@@ -5,6 +5,7 @@ like test_web_app (whose fixtures and helpers these tests share)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,31 @@ CHROMIUM_MORE_ARGS = test_web_app.CHROMIUM_MORE_ARGS
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
+def midday_zone(now: datetime) -> str:
+    """A time zone where it is about noon at `now` (an Etc/GMT zone, whose sign is POSIX's: west
+    of Greenwich positive): "Next" is of the day where times are shown (the device's zone here,
+    the runtime naming no venue's), so talks an hour or two on stay in that day whatever the
+    hour the tests run at (run near midnight in UTC, the next day's talk was no "Next")."""
+    east = 12 - now.astimezone(UTC).hour  # hours from UTC to that zone's noon: -11 to 12
+    return "Etc/UTC" if east == 0 else f"Etc/GMT{'-' if east > 0 else '+'}{abs(east)}"
+
+
+@pytest.fixture
+def midday(browser: Browser) -> Iterator[Page]:
+    """A phone's page, as test_web_app's `page` (its reads counted), in a zone where it is
+    about noon now (midday_zone)."""
+    context = browser.new_context(
+        viewport=test_web_app.PHONE, timezone_id=midday_zone(datetime.now(UTC))
+    )
+    opened = context.new_page()
+    opened.add_init_script(test_web_app.READS_WATCHED)
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert errors == []
+
+
 def marked(page: Page, mark: str) -> list[str]:
     """The titles of the programme's cards marked `mark` ("now" or "next"), in order."""
     titles: list[str] = page.locator(f".talk-card.{mark}-card h2").all_inner_texts()
@@ -36,8 +62,9 @@ def marked(page: Page, mark: str) -> list[str]:
 
 
 def test_the_programme_marks_what_is_on_now_and_next_in_each_room_and_moves_the_marks_on_time(
-    web: WebStack, page: Page
+    web: WebStack, midday: Page
 ) -> None:
+    page = midday
     # Given a track over two rooms: in room A a talk ending in twenty seconds, the next one
     # starting then, and one after it; in room B a talk in five minutes and one later
     track = f"Marks {unique_talk_id()}"
@@ -302,7 +329,10 @@ def test_in_forced_colours_the_now_and_next_marks_stay_marks_apart_from_the_trac
         title="Up next", track=track, room=room, **an_hour_from(now + timedelta(minutes=55))
     )
     context = browser.new_context(
-        viewport=test_web_app.PHONE, forced_colors="active", color_scheme=scheme
+        viewport=test_web_app.PHONE,
+        forced_colors="active",
+        color_scheme=scheme,
+        timezone_id=midday_zone(now),
     )
     try:
         page = context.new_page()
