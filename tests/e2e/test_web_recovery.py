@@ -596,3 +596,142 @@ def test_the_leaderboard_s_pause_while_redis_is_down_is_heard_once(
         # And not again at its reads again meanwhile
         said_as_the_page_paces_it(page, pace)
         assert heard(page, "cannot be read") == said
+
+
+# What a page's badge says while the browser has no network (liveBadge in common.js), and
+# what a read that fails then says of the service (errorText).
+OFFLINE = "Offline: these figures may be out of date"
+UNREACHABLE = "The service cannot be reached"
+# The pages of an offline test: those an announcer speaks for (ANNOUNCED), and those whose
+# badge's own region says the network's loss and return.
+OFFLINE_PAGES = [*ANNOUNCED, "programme", "organisers' page"]
+# The line a failed read is shown on, while the page shows what it read before (staleNotice;
+# the room screen's problem line); none on a talk's page, whose failed reads say nothing.
+FAILED_LINE = {
+    "room screen": "main p.message",
+    "leaderboard": '[data-testid="leaderboard-stale"]',
+    "programme": '[data-testid="programme-stale"]',
+    "organisers' page": '[data-testid="admin-stale"]',
+}
+
+
+def heard_offline(page: Page) -> list[str]:
+    """What the page's live regions said since HEARD_WATCH of its being offline, in either
+    words: the badge's, or a failed read's."""
+    said: list[str] = page.evaluate("window.__heard")
+    return [text for text in said if "offline" in text.lower() or UNREACHABLE in text]
+
+
+def listed_live_then_watched(stack: Stack, page: Page, opened: str, title: str) -> int:
+    """The programme or the organisers' list opened live on a clock the test moves, listing
+    the talk titled `title`, its live regions watched from now on; its pace (none: its badge's region says
+    the network's loss at once)."""
+    page.clock.install()
+    if opened == "programme":
+        page.goto(stack.runtime.url + "/app/")
+    else:
+        page.goto(stack.runtime.url + "/app/admin")
+        page.get_by_label("Organiser token").fill(stack.token)
+        page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name=title, exact=True)).to_be_visible()
+    expect(page.locator(".live-badge")).to_have_text("Live")
+    web_app.reads_answered(page)
+    page.evaluate(HEARD_WATCH)
+    return 0
+
+
+@pytest.mark.parametrize("opened", OFFLINE_PAGES)
+def test_a_page_offline_is_heard_offline_once_whatever_its_reads_meanwhile(
+    stack: Stack, page: Page, opened: str
+) -> None:
+    title = f"Unplugged heard {unique_talk_id()[-6:]}"
+    talk = rated_talk(stack, title)
+    # Given the page live, showing the talk's figures, its live regions watched from now on
+    if opened in ANNOUNCED:
+        pace = live_then_watched(stack, page, opened, talk)
+    else:
+        pace = listed_live_then_watched(stack, page, opened, title)
+    badge = page.locator(".live-badge")
+    try:
+        # When the browser loses its network, and the page reads (its minute check; its
+        # polling, once its live channel drops) and fails, past its announcer's pace
+        page.context.set_offline(True)
+        expect(badge).to_have_text(OFFLINE)
+        said_as_the_page_paces_it(page, pace)
+        # Then it is heard once that the page is offline, by its badge's words (said by the
+        # announcer, or the badge's region), not again by the line its failed read wrote
+        # (before: "The service cannot be reached…", a live region, said it too)
+        said = heard_offline(page)
+        assert len(said) == 1, said
+        assert said[0].startswith(OFFLINE), said
+        # And a sighted user still reads, under what the page shows, that its read failed
+        if opened in FAILED_LINE:
+            expect(page.locator(FAILED_LINE[opened]).first).to_contain_text(UNREACHABLE)
+        # And not again at its reads meanwhile
+        said_as_the_page_paces_it(page, pace)
+        assert heard_offline(page) == said
+        expect(badge).to_have_text(OFFLINE)
+        # When the network is back (the page reads at once)
+        page.context.set_offline(False)
+        expect(badge).to_have_text("Live", timeout=20_000)
+        web_app.reads_answered(page)
+        # Then the failed read's line goes, and what is new is heard: back online (the badge's
+        # region), or the figures alone (the announcer, within its pace); the offline words
+        # not again
+        if opened in FAILED_LINE:
+            expect(page.locator(FAILED_LINE[opened]).first).not_to_contain_text(UNREACHABLE)
+        web_app.clock_answered(page, 5000, pace // 5000 + 1)
+        everything: list[str] = page.evaluate("window.__heard")
+        if opened in ANNOUNCED:
+            assert everything, everything
+            assert "offline" not in everything[-1].lower(), everything
+        else:
+            assert "Back online." in everything, everything
+        assert heard_offline(page) == said
+    finally:
+        page.context.set_offline(False)
+
+
+# The reads whose failure the failed read's line (FAILED_LINE) says, by page.
+READS = {
+    "room screen": "**/ratings?*",
+    "leaderboard": "**/leaderboard?*",
+    "programme": "**/talks?*",
+    "organisers' page": "**/talks?*",
+}
+
+
+@pytest.mark.parametrize("opened", list(FAILED_LINE))
+def test_a_service_still_unreachable_once_back_online_is_heard(
+    stack: Stack, page: Page, opened: str
+) -> None:
+    title = f"Unplugged again {unique_talk_id()[-6:]}"
+    talk = rated_talk(stack, title)
+    # Given the page live, its live regions watched, offline through its reads (its failed
+    # read shown, not said: see the test above)
+    if opened in ANNOUNCED:
+        pace = live_then_watched(stack, page, opened, talk)
+    else:
+        pace = listed_live_then_watched(stack, page, opened, title)
+    line = page.locator(FAILED_LINE[opened]).first
+    try:
+        page.context.set_offline(True)
+        said_as_the_page_paces_it(page, pace)
+        expect(line).to_contain_text(UNREACHABLE)
+        offline = heard_offline(page)
+        assert len(offline) == 1, offline
+        # When the network is back but the service still does not answer (its reads dropped)
+        page.route(READS[opened], lambda route: route.abort("internetdisconnected"))
+        page.context.set_offline(False)
+        web_app.waited_on(page, lambda: page.evaluate("navigator.onLine"))
+        web_app.reads_answered(page)
+        # Then that is news, and heard once, in the failed read's words (its line, a live
+        # region again; its words as shown, and so unchanged, said nothing before)
+        expect(line).to_contain_text(UNREACHABLE)
+        said = heard_offline(page)
+        assert said[:1] == offline, said
+        assert len(said) == 2, said
+        assert said[1].startswith(UNREACHABLE), said
+    finally:
+        page.unroute_all()
+        page.context.set_offline(False)

@@ -82,6 +82,25 @@ export function liveBadge(announcer = null) {
   };
 }
 
+// A read that failed because the browser is offline (a phone in a hall without signal): the page
+// says that state once, as it begins (its badge's region, or its announcer with the figures),
+// and the failure's words ("The service cannot be reached…") are for the eye then, not said
+// again at each read that fails meanwhile.
+export const failedOffline = (error) => navigator.onLine === false && error?.status === 0;
+
+// Writes `text` on a line that says why a read failed (a live region of `role`), or, `shown`,
+// shows it without saying it (no live region while it shows such words). A line made live
+// again is emptied first, so that its next words are said even if they are the ones shown (the
+// service still unreachable once the network is back is news then).
+export function sayOrShow(node, text, { role = "status", shown = false } = {}) {
+  if (shown) node.removeAttribute("role");
+  else if (node.getAttribute("role") !== role) {
+    setText(node, "");
+    node.setAttribute("role", role);
+  }
+  setText(node, text);
+}
+
 // A read of a list that failed while the list is shown, said on a line of its own under the
 // list's count (which stays: written over it, the error and the count took turns on a flaky
 // network), with the time the list shown was read (or that it never was); gone at the next read
@@ -91,7 +110,9 @@ export function liveBadge(announcer = null) {
 // `failed(error, after)` says the read failed (and `after`, what the page does about it, in the
 // same write: a line written twice a failure, its words and then its next read, was announced
 // twice each time); `said(text)` any other reason a read is not shown (the leaderboard being
-// recounted).
+// recounted). A read that failed while the browser is offline (failedOffline) is shown, not said:
+// the badge's region or the page's announcer says "Offline" as it begins, and said here too it
+// was heard twice (then once more at each new time "shown was read at").
 export function staleNotice(what, testId, readAt = 0) {
   const node = h("p", { class: "notice", role: "status", "data-testid": testId });
   // Why the newest read is not shown (`text`), with when the one shown was read.
@@ -99,7 +120,7 @@ export function staleNotice(what, testId, readAt = 0) {
     const when = readAt ? `The ${what} shown was read at ${formatZoned(new Date(readAt).toISOString())}.` : `The ${what} could not be read.`;
     return `${text} ${when}${after}`;
   };
-  const said = (text, after = "") => setText(node, words(text, after));
+  const said = (text, after = "", shown = false) => sayOrShow(node, words(text, after), { shown });
   return {
     node,
     get readAt() {
@@ -107,13 +128,13 @@ export function staleNotice(what, testId, readAt = 0) {
     },
     read() {
       readAt = Date.now();
-      setText(node, "");
+      sayOrShow(node, "");
       return readAt;
     },
     failed(error, after = "") {
-      said(errorText(error), after);
+      said(errorText(error), after, failedOffline(error));
     },
-    said,
+    said: (text, after = "") => said(text, after),
     // What `failed` would say, for a line of the page's own (not a live one: the leaderboard's
     // pause, which its announcer says).
     failedWords(error, after = "") {

@@ -5,7 +5,7 @@ import { ApiError, get, talkPath, serviceNow, allTalks } from "../api.js";
 import { watchTalk, watchForTalk, newestShown } from "../live.js";
 import { histogramView } from "../histogram.js";
 import { qrSvg } from "../qr.js";
-import { liveBadge, errorText, countsNotice, countsFollowed, STORED_COUNTS } from "./common.js";
+import { liveBadge, errorText, countsNotice, countsFollowed, STORED_COUNTS, sayOrShow, failedOffline } from "./common.js";
 import { liveAnnouncer } from "../announce.js";
 import { ratingWindow, atNextEdge } from "../window.js";
 import { takeNewerVersion } from "../version.js";
@@ -371,7 +371,8 @@ function roomScreen(main, talkId, known, opened, onNext) {
       // (unless it was added again since the read was sent: newestShown)
       onFailed: (error, gone) => {
         followed.failed();
-        if (!notFound(error)) setText(problem, errorText(error));
+        // (offline: the announcer says so with the figures; the line shows why the read failed)
+        if (!notFound(error)) sayOrShow(problem, errorText(error), { role: "alert", shown: failedOffline(error) });
         else if (gone) notInProgramme(true);
       },
       // An organiser's change, pushed: shown at once rather than at the next 30 s read (a
