@@ -133,8 +133,9 @@ def test_open_pages_say_at_once_that_the_counts_cannot_be_read_while_redis_is_do
         # (the room screen in the talk page's words, the leaderboard in the programme's)
         expect(screen.get_by_test_id("counts-notice")).to_have_text(STORED)
         expect(screen.locator(".live-badge")).to_have_text(PAUSED)
-        # (the board shown kept, said to be of before)
-        expect(board.get_by_test_id("leaderboard-stale")).to_contain_text(LISTED)
+        # (the board shown kept, shown to be of before: on its line that is no live region,
+        # the announcer saying the pause with its leaders)
+        expect(board.get_by_test_id("leaderboard-held")).to_contain_text(LISTED)
         expect(board.locator(".live-badge")).to_have_text(PAUSED)
         # And a screen reader is told the pause on the pages that say their figures in words,
         # with the figures shown (before: nothing, the badge's "Paused" unsaid); the programme's
