@@ -231,10 +231,9 @@ def test_a_download_after_a_refused_one_says_it_was_downloaded(web: WebStack, pa
     assert refused != message.text_content()
 
 
-def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page: Page) -> None:
-    # Given a file of three new talks, the second one's PUT refused for its token
-    stem = unique_talk_id()[-6:]
-    ids = new_talks_chosen(web, page, stem, 3)
+def refuse_the_second_put(page: Page) -> None:
+    """The second PUT of a talk of the file (ids day-…) refused for its token (403), the others
+    sent on."""
     puts: list[str] = []
 
     def refuse_the_second(route: Route) -> None:
@@ -253,6 +252,13 @@ def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page
         route.continue_()
 
     page.route("**/talks/day-*", refuse_the_second)
+
+
+def test_a_token_refused_mid_import_says_what_went_in_before(web: WebStack, page: Page) -> None:
+    # Given a file of three new talks, the second one's PUT refused for its token
+    stem = unique_talk_id()[-6:]
+    ids = new_talks_chosen(web, page, stem, 3)
+    refuse_the_second_put(page)
     page.get_by_role("button", name="Import: add 3, change 0").click()
     # Then the page asks for the token again, and says what went in before the refusal (it
     # said only that the token was refused)
@@ -282,24 +288,7 @@ def test_a_token_refused_mid_import_says_the_file_s_paused_talks_too(
     ]
     sign_in(web, page)
     import_file(page, "\n".join(lines) + "\n")
-    puts: list[str] = []
-
-    def refuse_the_second(route: Route) -> None:
-        if route.request.method != "PUT":
-            route.continue_()
-            return
-        puts.append(route.request.url)
-        if len(puts) == 2:
-            route.fulfill(
-                status=403,
-                content_type="application/problem+json",
-                body='{"type": "urn:talkrate:problem:forbidden", "title": "Forbidden", '
-                '"status": 403, "detail": "refused"}',
-            )
-            return
-        route.continue_()
-
-    page.route("**/talks/day-*", refuse_the_second)
+    refuse_the_second_put(page)
     page.get_by_role("button", name="Import: add 3, change 0").click()
     # Then, after what went in, the page says the file's paused talk is paused, as it does
     # after Cancel (before: not said), and how to open it once signed in again
