@@ -409,8 +409,11 @@ def test_talks_in_a_narrow_terminal_keeps_its_figures_and_ids_whole(cli: Cli, co
         assert header.split()[:2] == ["talk", "title"], header
         assert not {"track", "room"} & set(header.split()), header
         assert re.search(r"^\S+\s+Event So[^…]*…\s", rows[0]), lines
+        # (a talk over midnight, the tests run near it, has a time of two dates, which gives
+        # way at 80 columns too)
         time = r"\s\d{4}-\d\d-\d\d \d\d:\d\d\N{EN DASH}\S"
-        assert ("when" in header) == (columns == 80) == bool(re.search(time, rows[0])), lines
+        whole = columns == 80 and starts.date() == ends.date()
+        assert ("when" in header) == whole == bool(re.search(time, rows[0])), lines
     finally:
         cli.remove(*talks)
 
