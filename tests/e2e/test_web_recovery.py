@@ -640,6 +640,14 @@ def listed_live_then_watched(stack: Stack, page: Page, opened: str, title: str) 
     return 0
 
 
+def opened_live_then_watched(stack: Stack, page: Page, opened: str, talk: str, title: str) -> int:
+    """`opened` live with the talk's figures (a page with an announcer) or its title listed
+    (one without), its live regions watched from now on: its pace (ANNOUNCED; none without an announcer)."""
+    if opened in ANNOUNCED:
+        return live_then_watched(stack, page, opened, talk)
+    return listed_live_then_watched(stack, page, opened, title)
+
+
 @pytest.mark.parametrize("opened", OFFLINE_PAGES)
 def test_a_page_offline_is_heard_offline_once_whatever_its_reads_meanwhile(
     stack: Stack, page: Page, opened: str
@@ -647,10 +655,7 @@ def test_a_page_offline_is_heard_offline_once_whatever_its_reads_meanwhile(
     title = f"Unplugged heard {unique_talk_id()[-6:]}"
     talk = rated_talk(stack, title)
     # Given the page live, showing the talk's figures, its live regions watched from now on
-    if opened in ANNOUNCED:
-        pace = live_then_watched(stack, page, opened, talk)
-    else:
-        pace = listed_live_then_watched(stack, page, opened, title)
+    pace = opened_live_then_watched(stack, page, opened, talk, title)
     badge = page.locator(".live-badge")
     try:
         # When the browser loses its network, and the page reads (its minute check; its
@@ -709,10 +714,7 @@ def test_a_service_still_unreachable_once_back_online_is_heard(
     talk = rated_talk(stack, title)
     # Given the page live, its live regions watched, offline through its reads (its failed
     # read shown, not said: see the test above)
-    if opened in ANNOUNCED:
-        pace = live_then_watched(stack, page, opened, talk)
-    else:
-        pace = listed_live_then_watched(stack, page, opened, title)
+    pace = opened_live_then_watched(stack, page, opened, talk, title)
     line = page.locator(FAILED_LINE[opened]).first
     try:
         page.context.set_offline(True)
