@@ -137,6 +137,12 @@ def test_an_attendee_picks_a_day_of_a_programme_of_several(web: WebStack, page: 
         start = today + timedelta(days=day, hours=2 if "afternoon" in title else 0)
         web.add_talk(title=title, track=track, **an_hour_from(start))
     web.add_talk(title="On no timetable", track=track)
+    # (and another track's talk three days ago, a day this track does not run on)
+    web.add_talk(
+        title="Another track's talk",
+        track=f"Other {track}",
+        **an_hour_from(today - timedelta(days=3)),
+    )
     cards = page.locator(".talk-card h2")
     # When an attendee opens the programme of that track (every talk shown) and picks tomorrow
     page.goto(web.url(f"/app/?track={quote(track)}"))
@@ -147,7 +153,8 @@ def test_an_attendee_picks_a_day_of_a_programme_of_several(web: WebStack, page: 
         "(ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 10)",
         (today + timedelta(days=1)).timestamp() * 1000,
     )
-    expect(day.locator("option")).to_have_count(4)  # every day, and the three
+    # (the track's days alone: every day, and its three)
+    expect(day.locator("option")).to_have_count(4)
     day.select_option(tomorrow)
     # Then only tomorrow's talks are listed, said in the count, the day kept in the address
     expect(cards).to_have_text(["Tomorrow morning", "Tomorrow afternoon"])

@@ -30,8 +30,8 @@ function daysOf(talks) {
   return [...days].sort(([a], [b]) => a.localeCompare(b));
 }
 
-// The choice of a day ("Mon, Dec 7", today's said so), shown when the programme runs over more
-// than one (or the address names one); its element and its options kept as the programme
+// The choice of a day ("Mon, Dec 7", today's said so), shown when the talks it is given (the
+// programme's, or the chosen track's) run over more than one (or the address names one); its element and its options kept as the programme
 // changes live, as the track's are (see trackChoice).
 function dayChoice(id, onChange) {
   const select = h("select", { id, onchange: () => onChange(select.value) });
@@ -252,9 +252,10 @@ export function programmePage(main) {
     day = value;
     show();
   });
-  // (drawn at each show: the days follow the talks, and "Today" the clock)
+  // (drawn at each show: the days follow the talks and the track chosen, whose days alone are
+  // offered, and "Today" the clock)
   function drawDays() {
-    const shown = days.set(talks, day);
+    const shown = days.set(track ? talks.filter((talk) => talk.track === track) : talks, day);
     if (shown && !dayBox.firstChild) fill(dayBox, days.node);
     else if (!shown && dayBox.firstChild) dayBox.replaceChildren();
   }
