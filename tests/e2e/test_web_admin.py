@@ -310,7 +310,7 @@ def test_a_talk_saved_with_an_override_is_quoted_whole_and_not_saved_again_with_
     # When an organiser edits it
     page.get_by_role("button", name=f"Edit {title}", exact=True).click()
     heading = page.get_by_role("heading", name=re.compile("^Edit "))
-    expect(heading).to_be_visible()
+    expect(heading).to_be_visible(timeout=REACTION_MS)
     # Then the form's heading closes its quote after the title, not inside it
     assert heading.evaluate(CLOSED_AFTER, title) is True
     # When they change its room and save it
@@ -2700,7 +2700,7 @@ def test_a_talk_s_id_is_shown_kept_when_it_is_edited(web: WebStack, page: Page) 
     page.get_by_role("button", name=f"Edit {title}", exact=True).click()
     # Then its id field cannot be changed, looks it (it looked like the title's) and says why
     field = page.get_by_label("Id (in the talk's address)")
-    expect(field).to_be_disabled()
+    expect(field).to_be_disabled(timeout=REACTION_MS)
     expect(field).to_have_accessible_description("Kept: the talk's address and QR code use it.")
     # (and no tooltip of the characters an id may hold: nothing is typed there)
     expect(field).not_to_have_attribute("title", re.compile(".*"))

@@ -381,7 +381,7 @@ def test_a_talk_form_typed_in_is_not_dropped_without_asking(web: WebStack, page:
     # And the other talk's form opens once the organiser says to drop theirs
     questions.keep = False
     page.get_by_role("button", name=f"Edit {second['title']}").click()
-    expect(title).to_have_value(second["title"])
+    expect(title).to_have_value(second["title"], timeout=REACTION_MS)
     assert len(questions.asked) == 7
     # And a form left as it was goes without a question
     page.get_by_role("button", name="Add a talk").click()

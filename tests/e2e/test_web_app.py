@@ -779,7 +779,7 @@ def test_an_organiser_editing_a_talk_keeps_speakers_whose_names_hold_a_comma(
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name=f"Edit {title}").click()
     expect(page.get_by_label("Speakers (one per line)", exact=True)).to_have_value(
-        "Grace Hopper, PhD\nAda Lovelace"
+        "Grace Hopper, PhD\nAda Lovelace", timeout=REACTION_MS
     )
     page.get_by_label("Room", exact=True).fill("Hall B")
     page.get_by_role("button", name="Save").click()
@@ -3521,7 +3521,7 @@ def test_long_words_and_text_enlarged_200_percent_fit_a_narrow_phone(
             page.get_by_label("Organiser token").fill(web.token)
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("button", name=f"Edit {long_words_talk['title']}").click()
-            expect(page.get_by_label("Starts", exact=True)).to_be_visible()
+            expect(page.get_by_label("Starts", exact=True)).to_be_visible(timeout=REACTION_MS)
         expect(page.get_by_text("Donaudampfschifffahrt", exact=False).first).to_be_attached()
         if letters:
             wider_letters(page, letters)

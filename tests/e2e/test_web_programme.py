@@ -879,7 +879,7 @@ def test_a_right_to_left_title_quoted_in_the_organisers_words_reads_right_to_lef
     open_bidi_page(web, page, "/app/admin", rtl_talk)
     page.get_by_role("button", name=f"Edit {RTL_TITLE}").click()
     heading = page.get_by_role("heading", name=f"Edit “{RTL_TITLE}”")
-    expect(heading).to_be_visible()
+    expect(heading).to_be_visible(timeout=REACTION_MS)
     # Then the quoted title starts on the right and ends, with its question mark, on the left,
     # between quotes that stay in the page's order
     texts = heading.evaluate(TEXTS_OF)
@@ -904,7 +904,9 @@ def test_the_organisers_fields_read_a_right_to_left_name_right_to_left_and_a_lat
     # Then each field that shows a name reads right to left (the direction the browser draws
     # it in), the track's "!" on its left
     for label in NAMED_FIELDS:
-        expect(page.get_by_label(label, exact=True)).to_have_css("direction", "rtl")
+        expect(page.get_by_label(label, exact=True)).to_have_css(
+            "direction", "rtl", timeout=REACTION_MS
+        )
     # When the organiser types Latin names over them, a Latin speaker first
     page.get_by_label("Title", exact=True).fill("Ranges, again!")
     page.get_by_label("Speakers (one per line)").fill(f"Bjarne S.\n{ARABIC_NAME}")

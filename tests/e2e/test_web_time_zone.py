@@ -183,7 +183,7 @@ def test_every_page_shows_its_times_in_the_venue_s_zone_named_whatever_the_devic
         )
         page.get_by_role("button", name=f"Edit {talk['title']}").click()
         expect(page.get_by_label("Starts", exact=True)).to_have_value(
-            local_start.strftime("%Y-%m-%dT%H:%M")
+            local_start.strftime("%Y-%m-%dT%H:%M"), timeout=REACTION_MS
         )
         whose = "the venue's" if configured == shown else "this device's"
         expect(page.locator("#talk-zone")).to_have_text(f"Times in {shown}, {whose} time zone.")
@@ -340,7 +340,7 @@ def test_a_config_read_late_changes_no_zone_under_an_open_form(
         page.get_by_role("searchbox", name="Search talks").fill(talk["title"])
         page.get_by_role("button", name=f"Edit {talk['title']}").click()
         expect(page.locator("#talk-zone")).to_have_text(
-            f"Times in {DEVICE}, this device's time zone."
+            f"Times in {DEVICE}, this device's time zone.", timeout=REACTION_MS
         )
         # When the config is read again, naming the venue's zone, and they save untouched
         deadline = datetime.now(UTC) + timedelta(seconds=20)
@@ -415,7 +415,9 @@ def test_the_talk_form_asks_which_of_a_repeated_hour_and_takes_the_venue_s_wall_
     expect(organiser.locator(".admin-talks tbody tr")).to_have_count(1)
     expect(organiser.locator(".admin-talks td.when")).to_contain_text("02:30 CEST \u2013 03:30 CET")
     organiser.get_by_role("button", name=f"Edit At the clock change {stem}").click()
-    expect(organiser.get_by_label("Starts", exact=True)).to_have_value("2026-10-25T02:30")
+    expect(organiser.get_by_label("Starts", exact=True)).to_have_value(
+        "2026-10-25T02:30", timeout=REACTION_MS
+    )
     expect(organiser.get_by_label("Ends", exact=True)).to_have_value("2026-10-25T03:30")
     # When they move it to the evening and save
     organiser.get_by_label("Starts", exact=True).fill("2026-10-25T19:00")
@@ -464,7 +466,9 @@ def test_a_talk_over_the_repeated_hour_is_saved_with_its_times_untouched(
     # When an organiser changes its title only
     organiser.get_by_role("searchbox", name="Search talks").fill(stem)
     organiser.get_by_role("button", name=f"Edit Across the change {stem}").click()
-    expect(organiser.get_by_label("Ends", exact=True)).to_have_value("2026-10-25T02:15")
+    expect(organiser.get_by_label("Ends", exact=True)).to_have_value(
+        "2026-10-25T02:15", timeout=REACTION_MS
+    )
     organiser.get_by_label("Title", exact=True).fill(f"Across the clock change {stem}")
     organiser.get_by_role("button", name="Save").click()
     # Then it is saved, its times as they were (the end's 02:15 was read as the first one,
@@ -493,7 +497,7 @@ def test_the_choice_follows_the_field_and_moves_a_talk_to_the_other_of_a_repeate
     starts = organiser.get_by_label("Starts", exact=True)
     which = organiser.get_by_label("Which Starts time")
     # Then its own 02:30 shows which it is
-    expect(which).to_have_value("1")
+    expect(which).to_have_value("1", timeout=REACTION_MS)
     # When the organiser types 02:45, then an hour that is not repeated: the choice goes
     starts.fill("2027-10-31T02:45")
     expect(which.locator("option").first).to_have_text("Which 02:45?")
@@ -534,7 +538,7 @@ def test_a_talk_moved_to_the_other_of_a_repeated_hour_keeps_the_move_over_someon
     organiser.get_by_role("searchbox", name="Search talks").fill(stem)
     organiser.get_by_role("button", name=f"Edit Half two, first {stem}").click()
     which = organiser.get_by_label("Which Starts time")
-    expect(which).to_have_value("1")
+    expect(which).to_have_value("1", timeout=REACTION_MS)
     which.select_option("0")
     # When another organiser moves its room and its end meanwhile, and this one saves
     saved_by_another_organiser(web, talk["id"], room="Hall B", endsAt="2028-10-29T03:30:00Z")
@@ -575,7 +579,7 @@ def test_a_move_to_the_other_of_a_repeated_hour_stands_over_someone_else_s_new_s
     organiser.get_by_role("searchbox", name="Search talks").fill(stem)
     organiser.get_by_role("button", name=f"Edit Half two, both {stem}").click()
     which = organiser.get_by_label("Which Starts time")
-    expect(which).to_have_value("1")
+    expect(which).to_have_value("1", timeout=REACTION_MS)
     which.select_option("0")
     # When another organiser moves its start to 02:45 winter time (01:45 UTC) meanwhile, and
     # this one saves
