@@ -285,7 +285,7 @@ def test_an_organiser_pressing_save_twice_on_a_slow_network_saves_once_and_is_to
     page.get_by_role("button", name="Save", exact=True).click()
     wait_until_held(page, held)
     save = page.locator(".talk-form button[type=submit]")
-    expect(save).to_have_text("Saving…")
+    expect(save).to_have_text("Saving…", timeout=REACTION_MS)
     save.click()
     requests_made_so_far_heard(page)  # (a second save, if the click sent one, is held now)
     for route in list(held):

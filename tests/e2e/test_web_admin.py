@@ -358,7 +358,7 @@ def test_an_organiser_gives_changes_and_clears_a_talk_s_language_in_its_form(
     field = edit()
     # Then its language is a field of its own, saying what it takes, read left to right, not
     # filled in from elsewhere; the title and the speakers' fields are in that language
-    expect(field).to_have_value("he")
+    expect(field).to_have_value("he", timeout=REACTION_MS)
     expect(field).to_have_accessible_description(re.compile(r"such as he, ar, fa, en-GB or pt-BR"))
     expect(field).to_have_attribute("dir", "ltr")
     expect(field).to_have_attribute("autocomplete", "off")
@@ -1742,7 +1742,7 @@ def test_a_clash_past_midnight_says_the_day_its_overlap_ends(web: WebStack, page
     page.get_by_role("button", name="Save", exact=True).click()
     # Then the warning's overlap names the day it ends on (it read as ending before it began)
     warning = page.get_by_test_id("admin-message").get_by_test_id("overlap-warning")
-    expect(warning).to_contain_text(f"room clash in {hall}, ")
+    expect(warning).to_contain_text(f"room clash in {hall}, ", timeout=REACTION_MS)
     said = warning.text_content() or ""
     overlap = said.split(f"room clash in {hall}, ", 1)[1].split(": ", 1)[0]
     ends = overlap.split("\N{EN DASH}", 1)[1]
@@ -2002,7 +2002,7 @@ def test_an_action_whose_list_read_fails_keeps_its_words_and_the_list_reads_itse
         said = f"Deleted “Keynote {stem}”."
     # Then the page still says what was done (it was), and the list's own line says the list
     # could not be read and when it reads it again
-    expect(stale).to_contain_text("The service cannot be reached.")
+    expect(stale).to_contain_text("The service cannot be reached.", timeout=REACTION_MS)
     expect(message).to_have_text(said, timeout=REACTION_MS)
     expect(stale).to_contain_text("Reading it again in 1 s.")
     # When the read again a second later is dropped too, Then the next waits longer
@@ -2827,7 +2827,7 @@ def test_the_language_field_keeps_its_codes_whole_on_a_narrow_phone_with_text_en
         # When they write the language's name instead of its code and save
         field.fill("Hebrew")
         page.get_by_role("button", name="Save", exact=True).click()
-        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(field).to_have_attribute("aria-invalid", "true", timeout=REACTION_MS)
         expect(page.get_by_test_id("admin-message")).to_contain_text(
             "Language: Must be", timeout=REACTION_MS
         )

@@ -371,7 +371,7 @@ def test_a_talk_form_typed_in_is_not_dropped_without_asking(web: WebStack, page:
         # Then each asks before dropping the form (it was dropped, the typing lost without a
         # word), and the form stays as it was, on the organisers' page
         assert questions.asked[-1:] == [("confirm", asked)], (press, questions.asked)
-        expect(title).to_have_value(f"{first['title']} (renamed)")
+        expect(title).to_have_value(f"{first['title']} (renamed)", timeout=REACTION_MS)
         assert page.url.startswith(web.url("/app/admin"))
     # And a reload asks the browser's own question
     with pytest.raises(PlaywrightError):

@@ -200,8 +200,9 @@ def _an_answer(node: ast.AST, bound: set[str]) -> bool:
 
 
 def reactions_on_the_default_timeout(source: str) -> list[ast.Call]:
-    """Each positive `expect(…)` assertion on the organisers' message, and each
-    `to_be_focused()`, given no timeout of its own."""
+    """Each positive `expect(…)` assertion on the organisers' message, each
+    `to_be_focused()`, and the first after an Edit button's click, given no timeout of its
+    own."""
     found = []
     for function in ast.parse(source).body:
         if not isinstance(function, ast.FunctionDef):
@@ -227,6 +228,55 @@ def reactions_on_the_default_timeout(source: str) -> list[ast.Call]:
                 continue
             if node.func.attr in REACTIONS or _an_answer(node.func.value.args[0], bound):
                 found.append(node)
+        found += _first_expects_after_an_edit(function)
+    return sorted(found, key=lambda node: node.lineno)
+
+
+def _an_edit_click(node: ast.AST) -> bool:
+    """`….get_by_role("button", name="Edit …" or f"Edit …").click()`: a talk's form opened."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "click"
+        and isinstance(node.func.value, ast.Call)
+    ):
+        return False
+    for keyword in node.func.value.keywords:
+        if keyword.arg != "name":
+            continue
+        first = (
+            keyword.value.values[0] if isinstance(keyword.value, ast.JoinedStr) else keyword.value
+        )
+        return isinstance(first, ast.Constant) and str(first.value).startswith("Edit ")
+    return False
+
+
+def _first_expects_after_an_edit(function: ast.FunctionDef) -> list[ast.Call]:
+    """The first positive `expect(…)` assertion after each click on an Edit button, given no
+    timeout of its own: the form that click opens, or what the test's next action in it brings
+    (a save's word), is the page's answer to the test."""
+    found = []
+    opened = False
+    calls = sorted(
+        (node for node in ast.walk(function) if isinstance(node, ast.Expr)),
+        key=lambda node: (node.lineno, node.col_offset),
+    )
+    for statement in calls:
+        call = statement.value
+        if _an_edit_click(call):
+            opened = True
+        elif (
+            opened
+            and isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Call)
+            and isinstance(call.func.value.func, ast.Name)
+            and call.func.value.func.id == "expect"
+            and not call.func.attr.startswith("not_")
+        ):
+            opened = False
+            if not any(keyword.arg == "timeout" for keyword in call.keywords):
+                found.append(call)
     return found
 
 
@@ -249,9 +299,14 @@ def test_sample(page, organiser):
     expect(page.get_by_role("heading")).to_be_focused(timeout=REACTION_MS)
     expect(message).not_to_contain_text("Imported")
     expect(page.get_by_test_id("total")).to_have_text("1 rating")
+    organiser.get_by_role("button", name=f"Edit {title}").click()
+    expect(organiser.get_by_label("Starts")).to_have_value("2026-10-25T02:30")
+    expect(organiser.get_by_label("Ends")).to_have_value("2026-10-25T03:30")
+    organiser.get_by_role("button", name="Edit Keynote").click()
+    expect(organiser.get_by_label("Title")).to_have_value("Keynote", timeout=REACTION_MS)
 """
 
 
 def test_the_check_names_the_waits_for_an_answer_left_at_playwright_s_default() -> None:
     found = reactions_on_the_default_timeout(REACTION_SAMPLE)
-    assert [node.lineno for node in found] == [4, 5, 6]
+    assert [node.lineno for node in found] == [4, 5, 6, 12]
