@@ -21,7 +21,7 @@ from talkrate.live import LEADERBOARD_CHANNEL
 from tests.backends import postgres_dsn
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app as web_app
-from tests.e2e.conftest import start_admin_runtime, stop_runtime, wait_for
+from tests.e2e.conftest import REACTION_MS, start_admin_runtime, stop_runtime, wait_for
 from tests.e2e.test_web_counts_down import (
     PAUSED,
     Stack,
@@ -692,6 +692,56 @@ def test_a_page_offline_is_heard_offline_once_whatever_its_reads_meanwhile(
             assert "offline" not in everything[-1].lower(), everything
         else:
             assert "Back online." in everything, everything
+        assert heard_offline(page) == said
+    finally:
+        page.context.set_offline(False)
+
+
+def test_the_programme_offline_while_its_first_read_is_on_its_way_is_heard_offline_once(
+    stack: Stack, page: Page
+) -> None:
+    # Given the programme opening, its live regions watched from its first words, its reads of
+    # the talks held on their way (its first, and the one its live channel asks once connected)
+    held: list[Route] = []
+    holding = [True]
+
+    def hold(route: Route) -> None:
+        if route.request.resource_type == "fetch" and holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/talks?*", hold)
+    page.add_init_script(HEARD_FROM_THE_START)
+    page.goto(stack.runtime.url + "/app/")
+    assert wait_for(lambda: held, page=page), "the programme asked for no talks"
+    badge = page.locator(".live-badge")
+    try:
+        # When the browser loses its network, and that read fails
+        page.context.set_offline(True)
+        expect(badge).to_have_text(OFFLINE)
+        holding[0] = False
+        for route in held:
+            route.abort("internetdisconnected")
+        # Then the page shows why it lists nothing, and being offline is heard once (the
+        # badge's region), not again in the failed read's words (the line said them too)
+        line = page.get_by_test_id("programme-line")
+        expect(line).to_contain_text(UNREACHABLE, timeout=REACTION_MS)
+        said = heard_offline(page)
+        assert len(said) == 1, said
+        assert said[0].startswith(OFFLINE), said
+        # When the network is back (the page reads at once)
+        page.context.set_offline(False)
+        expect(badge).to_have_text("Live", timeout=20_000)
+        # Then the programme's count is heard, the offline words not again
+        expect(line).to_have_text(re.compile(r"^\d+ talks?$"), timeout=REACTION_MS)
+        assert wait_for(
+            lambda: any(
+                re.fullmatch(r"\d+ talks?", text) for text in page.evaluate("window.__heard")
+            ),
+            5,
+            page,
+        ), page.evaluate("window.__heard")
         assert heard_offline(page) == said
     finally:
         page.context.set_offline(False)

@@ -304,16 +304,33 @@ export function searchBox(id, value, placeholder, changed) {
 // search typed ("3 talks") once, not one at each key on the way ("12 talks", "8 talks"); the
 // list itself follows the keys. What it says otherwise (loading, an error) is written at once.
 const SEARCH_SETTLES_MS = 600; // after searchBox's 120 ms: said about 0.7 s after the last key
+// `show(...)` writes without saying (no live region while it shows those words: a read that
+// failed while the browser is offline, whose loss the badge's region says), as sayOrShow does;
+// the next `say` makes the line live again, emptied first.
 export function settledLine(node) {
+  const role = node.getAttribute("role");
   let parts = null; // what the line is to say
+  let quiet = false; // shown, not said
   let typing = null; // the timer that ends a spell of typing
   const write = () => {
     typing = null;
-    if (parts) refill(node, ...parts);
+    if (!parts) return;
+    if (quiet) node.removeAttribute("role");
+    else if (role && node.getAttribute("role") !== role) {
+      node.replaceChildren();
+      node.setAttribute("role", role);
+    }
+    refill(node, ...parts);
   };
   return {
     say(...next) {
       parts = next;
+      quiet = false;
+      if (typing === null) write();
+    },
+    show(...next) {
+      parts = next;
+      quiet = true;
       if (typing === null) write();
     },
     typed() {

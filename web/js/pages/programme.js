@@ -4,7 +4,7 @@
 import { h, fill, plural, formatAvg, talkHref, arrange, isolated, lineDirection, speakerList, dayOf, formatDay } from "../dom.js";
 import { serviceNow } from "../api.js";
 import { watchCatalogue } from "../live.js";
-import { isRunning, errorText, tracksOf, trackChoice, searchBox, settledLine, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, LISTED_COUNTS } from "./common.js";
+import { isRunning, errorText, tracksOf, trackChoice, searchBox, settledLine, searchWords, matchesSearch, shownOf, staleNotice, liveBadge, countsNotice, countsFollowed, failedOffline, LISTED_COUNTS } from "./common.js";
 import { ratingClosed, zoned, atNextEdge } from "../window.js";
 import { rememberTalks } from "../known.js";
 import { wallOf, instantOf } from "../zone.js";
@@ -195,7 +195,7 @@ export function programmePage(main) {
   let track = params.get("track") || "";
   let day = params.get("day") || "";
 
-  const status = h("p", { class: "muted", role: "status" }, "Loading the programme…");
+  const status = h("p", { class: "muted", role: "status", "data-testid": "programme-line" }, "Loading the programme…");
   const line = settledLine(status); // what it says, written once a search's typing pauses
   // Whether the scores shown move by themselves (live), by the page's polling, or not at all
   // (offline), as on the other pages that follow ratings.
@@ -351,6 +351,8 @@ export function programmePage(main) {
     onFailed: (error) => {
       followed.failed();
       if (talks.length) stale.failed(error);
+      // (offline: shown, the badge's region says it; said too, it was heard twice)
+      else if (failedOffline(error)) line.show(errorText(error));
       else line.say(errorText(error));
     },
     onStatus: badge.set,
