@@ -2237,6 +2237,8 @@ def test_a_talk_page_opened_offline_says_offline(web: WebStack, page: Page) -> N
     page.context.set_offline(True)
     # When the attendee opens a talk (drawn in place, its read failing)
     page.get_by_label("Search talks").fill(talk["title"])
+    # (the search applied, 120 ms after the typing: a click before lands where the card was)
+    expect(page.locator(".talk-card")).to_have_count(1)
     page.get_by_role("link", name=talk["title"]).click()
     # Then its live line says it is offline, not "Connecting…"
     expect(page.locator(".live-badge")).to_have_text("Offline: these figures may be out of date")

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from tests.builders import unique_talk_id
 from tests.e2e import test_web_app
 from tests.e2e.conftest import REACTION_MS
-from tests.e2e.test_web_admin import import_file, saved_by_another_organiser, sign_in
+from tests.e2e.test_web_admin import import_file, saved_by_another_organiser, search_talks, sign_in
 from tests.e2e.test_web_app import SCREEN, TALK_PAGE, WebStack, an_hour_from
 from tests.venue_cells import VENUE_CELLS
 
@@ -337,7 +337,7 @@ def test_a_config_read_late_changes_no_zone_under_an_open_form(
     try:
         page = context.new_page()
         sign_in(web, page)
-        page.get_by_role("searchbox", name="Search talks").fill(talk["title"])
+        search_talks(page, talk["title"], 1)
         page.get_by_role("button", name=f"Edit {talk['title']}").click()
         expect(page.locator("#talk-zone")).to_have_text(
             f"Times in {DEVICE}, this device's time zone.", timeout=REACTION_MS
@@ -464,7 +464,7 @@ def test_a_talk_over_the_repeated_hour_is_saved_with_its_times_untouched(
         endsAt="2026-10-25T01:15:00Z",
     )
     # When an organiser changes its title only
-    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    search_talks(organiser, stem, 1)
     organiser.get_by_role("button", name=f"Edit Across the change {stem}").click()
     expect(organiser.get_by_label("Ends", exact=True)).to_have_value(
         "2026-10-25T02:15", timeout=REACTION_MS
@@ -492,7 +492,7 @@ def test_the_choice_follows_the_field_and_moves_a_talk_to_the_other_of_a_repeate
         startsAt="2027-10-31T01:30:00Z",
         endsAt="2027-10-31T03:00:00Z",
     )
-    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    search_talks(organiser, stem, 1)
     organiser.get_by_role("button", name=f"Edit Twice at half two {stem}").click()
     starts = organiser.get_by_label("Starts", exact=True)
     which = organiser.get_by_label("Which Starts time")
@@ -535,7 +535,7 @@ def test_a_talk_moved_to_the_other_of_a_repeated_hour_keeps_the_move_over_someon
         startsAt="2028-10-29T01:30:00Z",
         endsAt="2028-10-29T03:00:00Z",
     )
-    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    search_talks(organiser, stem, 1)
     organiser.get_by_role("button", name=f"Edit Half two, first {stem}").click()
     which = organiser.get_by_label("Which Starts time")
     expect(which).to_have_value("1", timeout=REACTION_MS)
@@ -576,7 +576,7 @@ def test_a_move_to_the_other_of_a_repeated_hour_stands_over_someone_else_s_new_s
         startsAt="2028-10-29T01:30:00Z",
         endsAt="2028-10-29T03:00:00Z",
     )
-    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    search_talks(organiser, stem, 1)
     organiser.get_by_role("button", name=f"Edit Half two, both {stem}").click()
     which = organiser.get_by_label("Which Starts time")
     expect(which).to_have_value("1", timeout=REACTION_MS)
@@ -612,7 +612,7 @@ def test_a_move_to_the_other_of_a_repeated_hour_is_not_said_saved_by_an_earlier_
         startsAt="2028-10-29T01:30:00Z",
         endsAt="2028-10-29T03:00:00Z",
     )
-    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    search_talks(organiser, stem, 1)
     organiser.get_by_role("button", name=f"Edit Half two typo {stem}").click()
     organiser.get_by_label("Title", exact=True).fill(f"Half two, fixed {stem}")
     which = organiser.get_by_label("Which Starts time")

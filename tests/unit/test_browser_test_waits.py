@@ -10,6 +10,7 @@ wait_for without `page=` whose check reads a name a callback fills and does not 
 from __future__ import annotations
 
 import ast
+import itertools
 
 import pytest
 
@@ -310,3 +311,64 @@ def test_sample(page, organiser):
 def test_the_check_names_the_waits_for_an_answer_left_at_playwright_s_default() -> None:
     found = reactions_on_the_default_timeout(REACTION_SAMPLE)
     assert [node.lineno for node in found] == [4, 5, 6, 12]
+
+
+def _a_search_typed(node: ast.AST) -> bool:
+    """`….fill(…)` on the talks' search box (by its role or its label)."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "fill"
+        and isinstance(node.func.value, ast.Call)
+    ):
+        return False
+    named = [*node.func.value.args, *(keyword.value for keyword in node.func.value.keywords)]
+    return any(isinstance(arg, ast.Constant) and arg.value == "Search talks" for arg in named)
+
+
+def clicks_before_the_search_applies(source: str) -> list[int]:
+    """The lines of each click that follows a search typed in the talks' search box with no
+    wait between them: the list is filtered 120 ms after the typing, and a click in between
+    lands where a row or a card was before it moved (the form it was to open never opened)."""
+    found = []
+    for function in ast.parse(source).body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        statements = sorted(
+            (node for node in ast.walk(function) if isinstance(node, ast.Expr)),
+            key=lambda node: (node.lineno, node.col_offset),
+        )
+        for typed, then in itertools.pairwise(statements):
+            call = then.value
+            if (
+                _a_search_typed(typed.value)
+                and isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "click"
+            ):
+                found.append(then.lineno)
+    return found
+
+
+@pytest.mark.parametrize("path", BROWSER_TESTS, ids=lambda path: path.name)
+def test_a_click_waits_for_the_search_typed_before_it_to_apply(path: object) -> None:
+    source = path.read_text()  # type: ignore[attr-defined]
+    assert clicks_before_the_search_applies(source) == []
+
+
+SEARCH_SAMPLE = """
+def test_sample(page, organiser):
+    organiser.get_by_role("searchbox", name="Search talks").fill(stem)
+    organiser.get_by_role("button", name=f"Edit {stem}").click()
+    page.get_by_label("Search talks").fill(title)
+    page.get_by_role("link", name=title).click()
+    page.get_by_label("Search talks").fill(title)
+    expect(page.locator(".talk-card")).to_have_count(1)
+    page.get_by_role("link", name=title).click()
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Save").click()
+"""
+
+
+def test_the_check_names_a_click_right_after_a_search_is_typed() -> None:
+    assert clicks_before_the_search_applies(SEARCH_SAMPLE) == [4, 6]
