@@ -233,14 +233,19 @@ def reactions_on_the_default_timeout(source: str) -> list[ast.Call]:
     return sorted(found, key=lambda node: node.lineno)
 
 
-def _an_edit_click(node: ast.AST) -> bool:
-    """`….get_by_role("button", name="Edit …" or f"Edit …").click()`: a talk's form opened."""
-    if not (
+def _a_call_of(node: ast.AST, method: str) -> bool:
+    """`….<method>(…)` called on what a call answered (a locator: `page.get_by_…(…).<method>`)."""
+    return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "click"
+        and node.func.attr == method
         and isinstance(node.func.value, ast.Call)
-    ):
+    )
+
+
+def _an_edit_click(node: ast.AST) -> bool:
+    """`….get_by_role("button", name="Edit …" or f"Edit …").click()`: a talk's form opened."""
+    if not _a_call_of(node, "click"):
         return False
     for keyword in node.func.value.keywords:
         if keyword.arg != "name":
@@ -315,12 +320,7 @@ def test_the_check_names_the_waits_for_an_answer_left_at_playwright_s_default() 
 
 def _a_search_typed(node: ast.AST) -> bool:
     """`….fill(…)` on the talks' search box (by its role or its label)."""
-    if not (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "fill"
-        and isinstance(node.func.value, ast.Call)
-    ):
+    if not _a_call_of(node, "fill"):
         return False
     named = [*node.func.value.args, *(keyword.value for keyword in node.func.value.keywords)]
     return any(isinstance(arg, ast.Constant) and arg.value == "Search talks" for arg in named)

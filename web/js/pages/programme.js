@@ -31,8 +31,9 @@ function daysOf(talks) {
 }
 
 // The choice of a day ("Mon, Dec 7", today's said so), shown when the talks it is given (the
-// programme's, or the chosen track's) run over more than one (or the address names one); its element and its options kept as the programme
-// changes live, as the track's are (see trackChoice).
+// programme's, or the chosen track's) run over more than one (or the address names one); its
+// element and its options kept as the programme changes live, as the track's are (see
+// trackChoice).
 function dayChoice(id, onChange) {
   const select = h("select", { id, onchange: () => onChange(select.value) });
   const node = [h("label", { for: id }, "Day"), select];
