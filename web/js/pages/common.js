@@ -93,12 +93,18 @@ export const failedOffline = (error) => navigator.onLine === false && error?.sta
 // again is emptied first, so that its next words are said even if they are the ones shown (the
 // service still unreachable once the network is back is news then).
 export function sayOrShow(node, text, { role = "status", shown = false } = {}) {
+  liveUnlessShown(node, role, shown);
+  setText(node, text);
+}
+
+// The line made live (`role`) again, emptied first, or, `shown`, no live region: what sayOrShow
+// and settledLine do before they write.
+function liveUnlessShown(node, role, shown) {
   if (shown) node.removeAttribute("role");
   else if (node.getAttribute("role") !== role) {
-    setText(node, "");
+    node.replaceChildren();
     node.setAttribute("role", role);
   }
-  setText(node, text);
 }
 
 // A read of a list that failed while the list is shown, said on a line of its own under the
@@ -315,11 +321,7 @@ export function settledLine(node) {
   const write = () => {
     typing = null;
     if (!parts) return;
-    if (quiet) node.removeAttribute("role");
-    else if (role && node.getAttribute("role") !== role) {
-      node.replaceChildren();
-      node.setAttribute("role", role);
-    }
+    liveUnlessShown(node, role, quiet);
     refill(node, ...parts);
   };
   return {
